@@ -1,0 +1,15 @@
+/** Jest runs the TypeScript sources directly; p-retry and its one dependency are ESM-only, so ts-jest
+ *  turns them into CommonJS for Jest's module system (Node itself loads them with require(esm)). */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+    '^.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'es2022' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(p-retry|is-network-error)/)'],
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};

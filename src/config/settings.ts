@@ -1,0 +1,295 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { GRAPH_CLOUDS, GRAPH_CLOUD_NAMES, type GraphCloud, type GraphCloudName } from './clouds';
+import { COLLECTIONS, type CollectionName } from '../sync/collections';
+
+/**
+ * The app settings this project reads. The names are a public contract: ops scripts, the Bicep template and
+ * local.settings.example.json use them, and tests check that all of them agree with this list.
+ */
+export interface SettingInfo {
+  name: string;
+  /** The value used when the setting is absent or empty; undefined when there is none. */
+  default?: string;
+  required?: boolean;
+  secret?: boolean;
+  description: string;
+}
+
+const COLLECTION_SETTINGS: SettingInfo[] = Object.values(COLLECTIONS).flatMap((c) => [
+  {
+    name: `SYNC_SCHEDULE_${c.settingSuffix}`,
+    default: c.defaultSchedule,
+    description: `NCRONTAB schedule (6 fields, UTC) of the ${c.name} timer`,
+  },
+  {
+    name: `TABLE_${c.settingSuffix}`,
+    default: c.defaultTable,
+    description: `Table that holds ${c.name}`,
+  },
+]);
+
+export const SETTINGS: readonly SettingInfo[] = [
+  { name: 'AZURE_TENANT_ID', required: true, description: 'Tenant (directory) id synced; written on every row as tenantId' },
+  {
+    name: 'AZURE_CLIENT_ID',
+    description: 'Client id of a user-assigned managed identity, or of the app registration used with a secret or certificate',
+  },
+  { name: 'AZURE_CLIENT_SECRET', secret: true, description: 'App registration secret (prefer a managed identity or a certificate)' },
+  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', description: 'PEM file with the app registration certificate and key' },
+  { name: 'GRAPH_CLOUD', default: 'global', description: `National cloud: ${GRAPH_CLOUD_NAMES.join(', ')}` },
+  { name: 'GRAPH_ENDPOINT', description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
+  {
+    name: 'TABLES_CONNECTION_STRING',
+    secret: true,
+    description: 'Table Storage connection string (Azurite, local runs); set this or TABLES_ENDPOINT',
+  },
+  {
+    name: 'TABLES_ENDPOINT',
+    description: 'Table Storage account URL, used with the same Entra credential (Azure); set this or TABLES_CONNECTION_STRING',
+  },
+  { name: 'GRAPH_MAX_RPS', default: '1', description: 'Graph requests per second for the tenant, shared by all collections' },
+  { name: 'SYNC_LOOKBACK_MINUTES', default: '30', description: 'Window re-read behind the watermark on every run' },
+  {
+    name: 'SYNC_INITIAL_DAYS',
+    description: 'First run (or --full) reads only this many days back; empty reads everything Graph still holds',
+  },
+  { name: 'SYNC_TIME_BUDGET_SECONDS', default: '540', description: 'How long one timer run may page before it checkpoints and stops' },
+  { name: 'SYNC_LEASE_SECONDS', default: '120', description: 'Lease that keeps two runs of one collection apart; renewed while a run is alive' },
+  ...COLLECTION_SETTINGS,
+  { name: 'TABLE_SYNC_STATE', default: 'SyncState', description: 'Table of watermarks, checkpoints, leases and aggregates' },
+  { name: 'TABLE_SYNC_RUNS', default: 'SyncRuns', description: 'Table with one row per run' },
+  {
+    name: 'SNAPSHOT_STALE_AFTER_RUNS',
+    default: '3',
+    description: 'A collection is stale when its last success is older than this many schedule intervals',
+  },
+  { name: 'HTTP_AUTH_LEVEL', default: 'function', description: 'Auth level of the HTTP functions: function, admin or anonymous' },
+];
+
+export interface CollectionSettings {
+  schedule: string;
+  /** Milliseconds between two runs of the schedule (the shortest gap seen over the next runs). */
+  scheduleIntervalMs: number;
+  table: string;
+}
+
+export interface Settings {
+  tenantId: string;
+  clientId?: string;
+  cloudName: GraphCloudName;
+  cloud: GraphCloud;
+  /** The Graph origin requests go to: the cloud's root, or GRAPH_ENDPOINT. */
+  graphRoot: string;
+  tables: { connectionString: string; endpoint?: undefined } | { endpoint: string; connectionString?: undefined };
+  graphMaxRps: number;
+  lookbackMinutes: number;
+  initialDays?: number;
+  timeBudgetSeconds: number;
+  leaseSeconds: number;
+  collections: Record<CollectionName, CollectionSettings>;
+  stateTable: string;
+  runsTable: string;
+  staleAfterRuns: number;
+  httpAuthLevel: 'function' | 'admin' | 'anonymous';
+}
+
+export interface SettingProblem {
+  setting: string;
+  message: string;
+}
+
+/** Thrown at start-up when a setting is missing or malformed; lists every problem, each naming its setting. */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+  constructor(readonly problems: SettingProblem[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p.setting}: ${p.message}`).join('\n')}\n` +
+        'Set these as app settings (Azure), in local.settings.json (local runs) or in the environment.',
+    );
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+
+function describe(value: string): string {
+  return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
+}
+
+const number = (opts: { int?: boolean; min: number; max: number; unit?: string }) =>
+  z.string().transform((raw, ctx) => {
+    const value = Number(raw.trim());
+    const shape = opts.int ? 'a whole number' : 'a number';
+    if (raw.trim() === '' || !Number.isFinite(value) || (opts.int && !Number.isInteger(value)) || value < opts.min || value > opts.max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be ${shape} from ${opts.min} to ${opts.max}${opts.unit ? ` (${opts.unit})` : ''}, got ${describe(raw)}`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const httpsOrigin = z.string().transform((raw, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an absolute https URL, got ${describe(raw)}` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `must use https (the bearer token is only sent over https), got ${describe(raw)}` });
+    return z.NEVER;
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: `must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}` });
+    return z.NEVER;
+  }
+  return url.origin;
+});
+
+const ncrontab = z.string().transform((raw, ctx) => {
+  const expression = raw.trim();
+  const fields = expression.split(/\s+/);
+  if (fields.length !== 6) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an NCRONTAB expression with 6 fields (second minute hour day month day-of-week), e.g. '0 */10 * * * *', got ${describe(raw)}`,
+    });
+    return z.NEVER;
+  }
+  try {
+    const cron = new Cron(expression, { paused: true, timezone: 'UTC' });
+    const runs = cron.nextRuns(6);
+    if (runs.length < 2) throw new Error('it never fires twice');
+    let interval = Infinity;
+    for (let i = 1; i < runs.length; i++) interval = Math.min(interval, runs[i]!.getTime() - runs[i - 1]!.getTime());
+    return { schedule: expression, scheduleIntervalMs: interval };
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid NCRONTAB expression (${(error as Error).message}), got ${describe(raw)}` });
+    return z.NEVER;
+  }
+});
+
+const tableName = z.string().refine((v) => TABLE_NAME.test(v), {
+  message: 'must be a table name: 3 to 63 letters and digits, starting with a letter',
+});
+
+/** Reads, validates and defaults the settings. Throws ConfigurationError naming every bad setting. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const problems: SettingProblem[] = [];
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const read = <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
+    const info = SETTINGS.find((s) => s.name === name);
+    const value = raw(name) ?? info?.default;
+    if (value === undefined) {
+      if (info?.required) problems.push({ setting: name, message: `is required. ${info.description}` });
+      return undefined;
+    }
+    const result = schema.safeParse(value);
+    if (!result.success) {
+      for (const issue of result.error.issues) problems.push({ setting: name, message: issue.message });
+      return undefined;
+    }
+    return result.data;
+  };
+
+  const tenantId = read(
+    'AZURE_TENANT_ID',
+    z.string().refine((v) => GUID.test(v) || DOMAIN.test(v), {
+      message: 'must be the tenant id (a GUID) or its domain name (contoso.onmicrosoft.com)',
+    }),
+  );
+  const clientId = read('AZURE_CLIENT_ID', z.string().refine((v) => GUID.test(v), { message: 'must be a client id (a GUID)' }));
+  if (raw('AZURE_CLIENT_SECRET') && !raw('AZURE_CLIENT_ID')) {
+    problems.push({ setting: 'AZURE_CLIENT_ID', message: 'is required when AZURE_CLIENT_SECRET is set' });
+  }
+  if (raw('AZURE_CLIENT_CERTIFICATE_PATH') && !raw('AZURE_CLIENT_ID')) {
+    problems.push({ setting: 'AZURE_CLIENT_ID', message: 'is required when AZURE_CLIENT_CERTIFICATE_PATH is set' });
+  }
+  const cloudName = read(
+    'GRAPH_CLOUD',
+    z.string().refine((v): v is GraphCloudName => (GRAPH_CLOUD_NAMES as string[]).includes(v), {
+      message: `must be one of ${GRAPH_CLOUD_NAMES.join(', ')}`,
+    }),
+  ) as GraphCloudName | undefined;
+  const graphEndpoint = read('GRAPH_ENDPOINT', httpsOrigin);
+
+  const connectionString = raw('TABLES_CONNECTION_STRING');
+  const endpoint = read('TABLES_ENDPOINT', z.url({ protocol: /^https?$/, error: 'must be the table service URL, e.g. https://<account>.table.core.windows.net' }));
+  let tables: Settings['tables'] | undefined;
+  if (connectionString && raw('TABLES_ENDPOINT')) {
+    problems.push({ setting: 'TABLES_CONNECTION_STRING', message: 'and TABLES_ENDPOINT are both set: set only one' });
+  } else if (connectionString) {
+    if (!/(^|;)\s*(AccountName|TableEndpoint|UseDevelopmentStorage)\s*=/i.test(connectionString)) {
+      problems.push({
+        setting: 'TABLES_CONNECTION_STRING',
+        message: 'is not a storage connection string (expected AccountName=...;AccountKey=...;TableEndpoint=... or UseDevelopmentStorage=true)',
+      });
+    } else tables = { connectionString };
+  } else if (endpoint) {
+    tables = { endpoint };
+  } else if (!raw('TABLES_ENDPOINT')) {
+    problems.push({
+      setting: 'TABLES_ENDPOINT',
+      message: 'or TABLES_CONNECTION_STRING is required: the account URL (Azure, used with the managed identity) or a connection string (Azurite)',
+    });
+  }
+
+  const graphMaxRps = read('GRAPH_MAX_RPS', number({ min: 0.01, max: 100, unit: 'requests per second' }));
+  const lookbackMinutes = read('SYNC_LOOKBACK_MINUTES', number({ int: true, min: 0, max: 7 * 24 * 60, unit: 'minutes' }));
+  const initialDays = read('SYNC_INITIAL_DAYS', number({ int: true, min: 1, max: 3650, unit: 'days' }));
+  const timeBudgetSeconds = read('SYNC_TIME_BUDGET_SECONDS', number({ int: true, min: 10, max: 86_400, unit: 'seconds' }));
+  const leaseSeconds = read('SYNC_LEASE_SECONDS', number({ int: true, min: 3, max: 3600, unit: 'seconds' }));
+  const stateTable = read('TABLE_SYNC_STATE', tableName);
+  const runsTable = read('TABLE_SYNC_RUNS', tableName);
+  const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
+  const httpAuthLevel = read(
+    'HTTP_AUTH_LEVEL',
+    z.enum(['function', 'admin', 'anonymous'], { error: 'must be function, admin or anonymous' }),
+  );
+
+  const collections = {} as Record<CollectionName, CollectionSettings>;
+  const tableNames = new Map<string, string>();
+  for (const c of Object.values(COLLECTIONS)) {
+    const schedule = read(`SYNC_SCHEDULE_${c.settingSuffix}`, ncrontab);
+    const table = read(`TABLE_${c.settingSuffix}`, tableName);
+    if (schedule && table) collections[c.name] = { ...schedule, table };
+    if (table) tableNames.set(`TABLE_${c.settingSuffix}`, table);
+  }
+  if (stateTable) tableNames.set('TABLE_SYNC_STATE', stateTable);
+  if (runsTable) tableNames.set('TABLE_SYNC_RUNS', runsTable);
+  const seen = new Map<string, string>();
+  for (const [setting, table] of tableNames) {
+    const other = seen.get(table.toLowerCase());
+    if (other) problems.push({ setting, message: `names the table '${table}', which ${other} uses already: each table needs its own name` });
+    seen.set(table.toLowerCase(), setting);
+  }
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  const cloud = GRAPH_CLOUDS[cloudName!];
+  return {
+    tenantId: tenantId!,
+    clientId,
+    cloudName: cloudName!,
+    cloud,
+    graphRoot: graphEndpoint ?? cloud.graphRoot,
+    tables: tables!,
+    graphMaxRps: graphMaxRps!,
+    lookbackMinutes: lookbackMinutes!,
+    initialDays,
+    timeBudgetSeconds: timeBudgetSeconds!,
+    leaseSeconds: leaseSeconds!,
+    collections,
+    stateTable: stateTable!,
+    runsTable: runsTable!,
+    staleAfterRuns: staleAfterRuns!,
+    httpAuthLevel: httpAuthLevel!,
+  };
+}
