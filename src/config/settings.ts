@@ -49,6 +49,9 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: 'Table Storage account URL, used with the same Entra credential (Azure); set this or TABLES_CONNECTION_STRING',
   },
   { name: 'GRAPH_MAX_RPS', default: '1', description: 'Graph requests per second for the tenant, shared by all collections' },
+  { name: 'GRAPH_MAX_RETRIES', default: '8', description: 'Retries of one Graph request after 429, 5xx or a transport failure' },
+  { name: 'GRAPH_RETRY_BASE_MS', default: '2000', description: 'First retry delay; doubles on each retry, with jitter, up to 60 s' },
+  { name: 'GRAPH_REQUEST_TIMEOUT_SECONDS', default: '60', description: 'A Graph request with no complete answer by then is retried' },
   { name: 'SYNC_LOOKBACK_MINUTES', default: '30', description: 'Window re-read behind the watermark on every run' },
   {
     name: 'SYNC_INITIAL_DAYS',
@@ -83,6 +86,7 @@ export interface Settings {
   graphRoot: string;
   tables: { connectionString: string; endpoint?: undefined } | { endpoint: string; connectionString?: undefined };
   graphMaxRps: number;
+  graphRetry: { retries: number; baseDelayMs: number; maxDelayMs: number; requestTimeoutMs: number };
   lookbackMinutes: number;
   initialDays?: number;
   timeBudgetSeconds: number;
@@ -243,6 +247,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
 
   const graphMaxRps = read('GRAPH_MAX_RPS', number({ min: 0.01, max: 100, unit: 'requests per second' }));
+  const retries = read('GRAPH_MAX_RETRIES', number({ int: true, min: 0, max: 50, unit: 'retries' }));
+  const baseDelayMs = read('GRAPH_RETRY_BASE_MS', number({ int: true, min: 1, max: 60_000, unit: 'milliseconds' }));
+  const requestTimeoutSeconds = read('GRAPH_REQUEST_TIMEOUT_SECONDS', number({ min: 0.1, max: 600, unit: 'seconds' }));
   const lookbackMinutes = read('SYNC_LOOKBACK_MINUTES', number({ int: true, min: 0, max: 7 * 24 * 60, unit: 'minutes' }));
   const initialDays = read('SYNC_INITIAL_DAYS', number({ int: true, min: 1, max: 3650, unit: 'days' }));
   const timeBudgetSeconds = read('SYNC_TIME_BUDGET_SECONDS', number({ int: true, min: 10, max: 86_400, unit: 'seconds' }));
@@ -282,6 +289,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     graphRoot: graphEndpoint ?? cloud.graphRoot,
     tables: tables!,
     graphMaxRps: graphMaxRps!,
+    graphRetry: {
+      retries: retries!,
+      baseDelayMs: baseDelayMs!,
+      maxDelayMs: Math.max(60_000, baseDelayMs!),
+      requestTimeoutMs: requestTimeoutSeconds! * 1000,
+    },
     lookbackMinutes: lookbackMinutes!,
     initialDays,
     timeBudgetSeconds: timeBudgetSeconds!,

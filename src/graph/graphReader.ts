@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { AuthenticationHandler, HTTPMessageHandler, type AuthenticationProvider, type Context } from '@microsoft/microsoft-graph-client';
+import pRetry, { AbortError } from 'p-retry';
+import type { Settings } from '../config/settings';
+import { GraphAuthenticationError, GraphRequestError, GraphTransportError } from './errors';
+import { pacerFor, type Pacer } from './pacer';
+
+export type GraphRecord = Record<string, unknown>;
+
+export interface GraphPage {
+  records: GraphRecord[];
+  nextLink?: string;
+}
+
+export interface GraphReaderStats {
+  requests: number;
+  retries: number;
+  throttles: number;
+  tokenRefreshes: number;
+}
+
+export interface RetryPolicy {
+  retries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface GraphReaderOptions {
+  graphRoot: string;
+  scope: string;
+  pacer: Pacer;
+  /** Builds the credential; called again for a fresh token after a 401. */
+  credentialFactory: () => TokenCredential;
+  retry: RetryPolicy;
+  signal?: AbortSignal;
+  onRetry?: (event: { attempt: number; status: number; code: string; delayHintMs?: number }) => void;
+}
+
+const GRAPH_HOSTS = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us']);
+
+/** Hands the Graph SDK's AuthenticationHandler a token; `refresh()` drops the credential and its token cache. */
+class RefreshableTokenProvider implements AuthenticationProvider {
+  private credential: TokenCredential;
+  constructor(
+    private readonly factory: () => TokenCredential,
+    private readonly scope: string,
+  ) {
+    this.credential = factory();
+  }
+
+  async getAccessToken(): Promise<string> {
+    let token;
+    try {
+      token = await this.credential.getToken(this.scope);
+    } catch (error) {
+      const err = error as { name?: string; message?: string; statusCode?: number };
+      const retryable = err.name !== 'CredentialUnavailableError' && (err.statusCode === undefined || err.statusCode >= 500 || err.statusCode === 429);
+      throw new GraphAuthenticationError(err.message ?? String(error), retryable, { cause: error });
+    }
+    if (!token) throw new GraphAuthenticationError('the credential returned no token', true);
+    return token.token;
+  }
+
+  refresh(): void {
+    this.credential = this.factory();
+  }
+}
+
+/**
+ * Reads Graph pages: paced per tenant, `Prefer: include-unknown-enum-members` on every request, next links
+ * followed verbatim, and the one retry layer of the project (p-retry): 429, 5xx and transport failures back off
+ * exponentially with jitter (Retry-After honoured when present), a 401 gets one fresh token, any other 4xx fails.
+ * The Graph SDK's own RetryHandler is deliberately not in the middleware chain.
+ */
+export class GraphReader {
+  readonly stats: GraphReaderStats = { requests: 0, retries: 0, throttles: 0, tokenRefreshes: 0 };
+  private readonly tokens: RefreshableTokenProvider;
+  private readonly chain: AuthenticationHandler;
+  private readonly customHosts: Set<string> | undefined;
+  private readonly origin: string;
+
+  constructor(private readonly options: GraphReaderOptions) {
+    this.tokens = new RefreshableTokenProvider(options.credentialFactory, options.scope);
+    this.chain = new AuthenticationHandler(this.tokens);
+    this.chain.setNext(new HTTPMessageHandler());
+    const root = new URL(options.graphRoot);
+    this.origin = root.origin;
+    this.customHosts = GRAPH_HOSTS.has(root.hostname) ? undefined : new Set([root.hostname]);
+  }
+
+  /** The absolute URL of a collection path with query options (already encoded by the caller where needed). */
+  url(path: string, query: Record<string, string>): string {
+    const search = Object.entries(query)
+      .map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%24/g, '$')}`)
+      .join('&');
+    return `${this.origin}/v1.0${path}${search ? `?${search}` : ''}`;
+  }
+
+  async getPage(url: string): Promise<GraphPage> {
+    if (new URL(url).origin !== this.origin) {
+      throw new GraphRequestError(0, 'UnexpectedNextLink', `Graph sent a next link to another origin (${new URL(url).origin}); the token is only sent to ${this.origin}`);
+    }
+    const { retry, signal } = this.options;
+    let refreshedToken = false;
+    return pRetry(
+      async () => {
+        await this.options.pacer.acquire(signal);
+        this.stats.requests++;
+        const { status, headers, text } = await this.send(url);
+        if (status === 200) return parsePage(text, url);
+        const error = toGraphError(status, headers, text, url);
+        if (status === 401 && !refreshedToken) {
+          refreshedToken = true;
+          this.stats.tokenRefreshes++;
+          this.tokens.refresh();
+          throw new FreshTokenNeeded(error);
+        }
+        if (error.retryable) throw error;
+        throw new AbortError(error);
+      },
+      {
+        retries: retry.retries,
+        minTimeout: retry.baseDelayMs,
+        maxTimeout: retry.maxDelayMs,
+        factor: 2,
+        randomize: true,
+        signal,
+        shouldRetry: ({ error }) => !(error instanceof GraphAuthenticationError) || error.retryable,
+        shouldConsumeRetry: ({ error }) => !(error instanceof FreshTokenNeeded),
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          if (error instanceof FreshTokenNeeded || retriesLeft <= 0) return;
+          const status = error instanceof GraphRequestError ? error.status : 0;
+          const code = error instanceof GraphRequestError ? error.code : error.name;
+          const retryAfterMs = error instanceof GraphRequestError ? error.details.retryAfterMs : undefined;
+          this.stats.retries++;
+          if (status === 429) {
+            this.stats.throttles++;
+            // No Retry-After on these resources: hold every caller of this tenant for the backoff we are about to take.
+            this.options.pacer.holdUntil(Date.now() + (retryAfterMs ?? retry.baseDelayMs * 2 ** (attemptNumber - 1)));
+          } else if (retryAfterMs !== undefined) {
+            this.options.pacer.holdUntil(Date.now() + retryAfterMs);
+          }
+          this.options.onRetry?.({ attempt: attemptNumber, status, code, delayHintMs: retryAfterMs });
+        },
+      },
+    ).catch((error: unknown) => {
+      throw error instanceof FreshTokenNeeded ? error.cause : error;
+    });
+  }
+
+  private async send(url: string): Promise<{ status: number; headers: Headers; text: string }> {
+    const timeout = AbortSignal.timeout(this.options.retry.requestTimeoutMs);
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout;
+    const context: Context = {
+      request: url,
+      options: {
+        method: 'GET',
+        headers: {
+          Accept: 'application/json',
+          Prefer: 'include-unknown-enum-members',
+          'client-request-id': randomUUID(),
+        },
+        signal,
+      },
+      customHosts: this.customHosts,
+    };
+    try {
+      await this.chain.execute(context);
+      const response = context.response!;
+      return { status: response.status, headers: response.headers, text: await response.text() };
+    } catch (error) {
+      if (error instanceof GraphAuthenticationError) throw error;
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
+      const cause = (error as { cause?: { code?: string } }).cause;
+      const reason = timeout.aborted ? `no answer within ${this.options.retry.requestTimeoutMs} ms` : `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`;
+      throw new GraphTransportError(reason, url);
+    }
+  }
+}
+
+class FreshTokenNeeded extends Error {
+  constructor(override readonly cause: GraphRequestError) {
+    super(cause.message);
+  }
+}
+
+function parsePage(text: string, url: string): GraphPage {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new GraphTransportError(`Graph sent a body that is not JSON (${text.length} bytes, cut short?)`, url);
+  }
+  const value = (body as { value?: unknown }).value;
+  if (!Array.isArray(value)) throw new GraphTransportError('Graph sent a page without a value array', url);
+  const nextLink = (body as Record<string, unknown>)['@odata.nextLink'];
+  return { records: value as GraphRecord[], nextLink: typeof nextLink === 'string' && nextLink ? nextLink : undefined };
+}
+
+function toGraphError(status: number, headers: Headers, text: string, url: string): GraphRequestError {
+  let code = `Http${status}`;
+  let message = text.slice(0, 300) || '(empty body)';
+  try {
+    const error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    if (error?.code) code = error.code;
+    if (error?.message) message = error.message;
+  } catch {
+    // not Graph-shaped: keep the raw text
+  }
+  return new GraphRequestError(status, code, message, {
+    url,
+    requestId: headers.get('request-id') ?? undefined,
+    retryAfterMs: parseRetryAfter(headers.get('retry-after')),
+  });
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** A reader for the configured tenant, cloud and credential; the pacer is shared by the whole process. */
+export function createGraphReader(settings: Settings, extra: Pick<GraphReaderOptions, 'signal' | 'onRetry'> = {}): GraphReader {
+  return new GraphReader({
+    graphRoot: settings.graphRoot,
+    scope: settings.cloud.scope,
+    pacer: pacerFor(settings.tenantId, settings.graphMaxRps),
+    credentialFactory: () =>
+      new DefaultAzureCredential({
+        tenantId: settings.tenantId,
+        authorityHost: settings.cloud.authorityHost,
+        ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
+      }),
+    retry: settings.graphRetry,
+    ...extra,
+  });
+}

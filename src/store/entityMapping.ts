@@ -1,0 +1,241 @@
+import { MISSING_AGGREGATE } from './aggregates';
+import type { TableEntity } from '@azure/data-tables';
+import type { CollectionDefinition } from '../sync/collections';
+import { normalizeDateTime } from '../sync/datetime';
+import type { GraphRecord } from '../graph/graphReader';
+
+/**
+ * Graph record <-> Table entity. Columns carry the Graph property names; datetimes are typed Edm.DateTime with
+ * Graph's 7 digits kept, booleans typed, `location` flattened, unknown properties kept. A record that does not fit
+ * Table Storage as it is (a string over 32K UTF-16 units, too many properties, a key with forbidden characters) is
+ * stored losslessly in a documented way and reported as `adjusted`.
+ */
+
+export type EntityValue = string | boolean | { value: string; type: 'DateTime' | 'Double' | 'Int64' };
+export type Entity = TableEntity<Record<string, EntityValue>>;
+
+export interface MappedRecord {
+  entity: Entity;
+  /** The record's cursor value (normalized), if it has one. */
+  cursor?: string;
+  /** Values of the collection's aggregate columns ('(none)' when absent). */
+  aggregates: Record<string, string>;
+  /** Why the record had to be stored differently from the plain mapping (empty when it fits as it is). */
+  adjustments: string[];
+}
+
+/** The longest string a property may hold (64 KiB of UTF-16), with room to spare. */
+export const MAX_STRING_UNITS = 32_000;
+/** Table Storage allows 252 properties besides PartitionKey, RowKey and Timestamp. */
+export const MAX_PROPERTIES = 252;
+
+
+/** Suffix of the extra columns a long string continues in: `additionalInfo`, `additionalInfo_part2`, ... */
+const PART = '_part';
+/** JSON object of the properties that could not be stored as columns of their own. */
+export const OVERFLOW_COLUMN = 'overflowProperties';
+/** Columns we add to every row. */
+export const SYNC_COLUMNS = ['tenantId', 'syncedAt'] as const;
+
+const LOCATION_COLUMNS = {
+  city: 'locationCity',
+  state: 'locationState',
+  countryOrRegion: 'locationCountryOrRegion',
+} as const;
+const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+const RESERVED = new Set(['PartitionKey', 'RowKey', 'Timestamp', 'odata', ...SYNC_COLUMNS, OVERFLOW_COLUMN]);
+const KEY_UNSAFE = /[/\\#?%\u0000-\u001f\u007f-\u009f]/g;
+
+/** RowKey of a Graph id: the id itself, or `~` + the id with unsafe characters percent-escaped. */
+export function rowKeyOf(id: string): string {
+  if (!id.startsWith('~') && !KEY_UNSAFE.test(id)) return id;
+  KEY_UNSAFE.lastIndex = 0;
+  return `~${id.replace(/[~/\\#?%\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}`;
+}
+
+export function idOfRowKey(rowKey: string): string {
+  return rowKey.startsWith('~') ? rowKey.slice(1).replace(/%([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : rowKey;
+}
+
+export function partitionKeyOf(collection: CollectionDefinition, tenantId: string, record: GraphRecord): string {
+  const scheme = collection.partition;
+  if (scheme.by === 'tenant') return tenantId;
+  const when = normalizeDateTime(record[scheme.property]);
+  return `${tenantId}_${when ? when.slice(0, 7) : 'undated'}`;
+}
+
+export function toEntity(collection: CollectionDefinition, record: GraphRecord, tenantId: string, syncedAt: string): MappedRecord {
+  const id = record[collection.key];
+  if (typeof id !== 'string' || id === '') throw new Error(`a ${collection.name} record has no '${collection.key}'`);
+  const adjustments: string[] = [];
+  const columns: Record<string, EntityValue> = {};
+  const overflow: Record<string, unknown> = {};
+
+  for (const [name, value] of Object.entries(record)) {
+    if (name === collection.key || value === null || value === undefined) continue;
+    if (name.startsWith('@')) continue; // OData annotations, not record data
+    const type = collection.columns[name];
+    if (type === 'location') {
+      flattenLocation(value, columns, overflow, adjustments);
+    } else if (type === 'datetime' && typeof value === 'string' && normalizeDateTime(value)) {
+      columns[name] = { value: normalizeDateTime(value)!, type: 'DateTime' };
+    } else if (!PROPERTY_NAME.test(name) || RESERVED.has(name) || name.includes(PART)) {
+      overflow[name] = value;
+    } else if (typeof value === 'string') {
+      if (type === 'datetime') adjustments.push(`${name} is not a datetime, stored as text`);
+      columns[name] = value;
+    } else if (typeof value === 'boolean') {
+      columns[name] = value;
+    } else if (typeof value === 'number') {
+      columns[name] = { value: String(value), type: 'Double' };
+    } else {
+      columns[name] = JSON.stringify(value);
+    }
+  }
+
+  // Too many properties: unknown ones move into the overflow column, known ones stay columns.
+  const budget = MAX_PROPERTIES - SYNC_COLUMNS.length - 1;
+  const names = Object.keys(columns);
+  if (names.length > budget) {
+    const known = new Set([...Object.keys(collection.columns), ...Object.values(LOCATION_COLUMNS), 'locationLatitude', 'locationLongitude']);
+    const movable = names.filter((n) => !known.has(n));
+    for (const name of movable.slice(movable.length - (names.length - budget))) {
+      overflow[name] = record[name];
+      delete columns[name];
+    }
+    adjustments.push(`${names.length} properties: ${names.length - budget} kept in ${OVERFLOW_COLUMN}`);
+  }
+  if (Object.keys(overflow).length > 0) columns[OVERFLOW_COLUMN] = JSON.stringify(overflow);
+
+  // Strings over the property limit continue in <name>_part2, <name>_part3, ...
+  for (const [name, value] of Object.entries(columns)) {
+    if (typeof value !== 'string' || value.length <= MAX_STRING_UNITS) continue;
+    const parts = splitString(value);
+    columns[name] = parts[0]!;
+    parts.slice(1).forEach((part, i) => (columns[`${name}${PART}${i + 2}`] = part));
+    adjustments.push(`${name} has ${value.length} characters: split over ${parts.length} columns`);
+  }
+
+  const rowKey = rowKeyOf(id);
+  if (rowKey !== id) adjustments.push('the id has characters a RowKey cannot hold: RowKey is ~ + the escaped id');
+  const entity: Entity = {
+    partitionKey: partitionKeyOf(collection, tenantId, record),
+    rowKey,
+    ...columns,
+    tenantId,
+    syncedAt: { value: syncedAt, type: 'DateTime' },
+  };
+  const aggregates: Record<string, string> = {};
+  for (const column of collection.aggregateBy) {
+    const value = record[column];
+    aggregates[column] = typeof value === 'string' && value !== '' ? value : MISSING_AGGREGATE;
+  }
+  return { entity, cursor: normalizeDateTime(record[collection.cursor]), aggregates, adjustments };
+}
+
+function flattenLocation(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]) {
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    overflow.location = value;
+    adjustments.push('location is not an object: kept in overflowProperties');
+    return;
+  }
+  const location = value as Record<string, unknown>;
+  for (const [key, column] of Object.entries(LOCATION_COLUMNS)) {
+    const v = location[key];
+    if (typeof v === 'string') columns[column] = v;
+    else if (v !== null && v !== undefined) overflow[`location.${key}`] = v;
+  }
+  const geo = location.geoCoordinates as Record<string, unknown> | null | undefined;
+  if (geo && typeof geo === 'object') {
+    if (typeof geo.latitude === 'number') columns.locationLatitude = { value: String(geo.latitude), type: 'Double' };
+    if (typeof geo.longitude === 'number') columns.locationLongitude = { value: String(geo.longitude), type: 'Double' };
+  }
+  const extra = Object.keys(location).filter((k) => !(k in LOCATION_COLUMNS) && k !== 'geoCoordinates');
+  if (extra.length > 0) overflow['location.extra'] = Object.fromEntries(extra.map((k) => [k, location[k]]));
+}
+
+function splitString(value: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  while (start < value.length) {
+    let end = Math.min(start + MAX_STRING_UNITS, value.length);
+    const last = value.charCodeAt(end - 1);
+    if (end < value.length && last >= 0xd800 && last <= 0xdbff) end--; // never split a surrogate pair
+    parts.push(value.slice(start, end));
+    start = end;
+  }
+  return parts;
+}
+
+type RawValue = unknown;
+
+/** Unwraps a value read with `disableTypeConversion: true` ({value, type} objects for typed properties). */
+function plain(value: RawValue): unknown {
+  if (value && typeof value === 'object' && 'value' in value) {
+    const { value: v, type } = value as { value: string; type?: string };
+    if (type === 'Double' || type === 'Int32' || type === 'Int64') return Number(v);
+    if (type === 'Boolean') return v === 'true' || (v as unknown) === true;
+    return v;
+  }
+  return value;
+}
+
+/**
+ * The Graph-shaped record of a stored entity (read with `disableTypeConversion: true`): nested `location` restored,
+ * split strings joined, overflow properties merged, known properties that were null or absent returned as null.
+ */
+export function fromEntity(collection: CollectionDefinition, entity: Record<string, RawValue>): GraphRecord {
+  const record: GraphRecord = { id: idOfRowKey(String(plain(entity.rowKey ?? entity.RowKey))) };
+  for (const name of Object.keys(collection.columns)) record[name] = null;
+  const location: Record<string, unknown> = {};
+  let hasLocation = false;
+  const parts = new Map<string, string[]>();
+
+  for (const [name, raw] of Object.entries(entity)) {
+    if (['partitionKey', 'rowKey', 'PartitionKey', 'RowKey', 'etag', 'timestamp', 'Timestamp', 'odata.etag', ...SYNC_COLUMNS].includes(name)) continue;
+    const value = plain(raw);
+    const part = /^(.*)_part(\d+)$/.exec(name);
+    if (part && typeof value === 'string') {
+      const list = parts.get(part[1]!) ?? [];
+      list[Number(part[2]) - 1] = value;
+      parts.set(part[1]!, list);
+      continue;
+    }
+    const locationKey = Object.entries(LOCATION_COLUMNS).find(([, column]) => column === name)?.[0];
+    if (locationKey) {
+      location[locationKey] = value;
+      hasLocation = true;
+    } else if (name === 'locationLatitude' || name === 'locationLongitude') {
+      const geo = (location.geoCoordinates ??= {}) as Record<string, unknown>;
+      geo[name === 'locationLatitude' ? 'latitude' : 'longitude'] = value;
+      hasLocation = true;
+    } else {
+      record[name] = value;
+    }
+  }
+  for (const [name, list] of parts) {
+    list[0] = String(record[name] ?? '');
+    record[name] = list.join('');
+  }
+  if (typeof record[OVERFLOW_COLUMN] === 'string') {
+    const overflow = JSON.parse(record[OVERFLOW_COLUMN] as string) as Record<string, unknown>;
+    delete record[OVERFLOW_COLUMN];
+    for (const [name, value] of Object.entries(overflow)) {
+      if (name === 'location') record.location = value;
+      else if (name === 'location.extra') Object.assign(location, value);
+      else if (name.startsWith('location.')) location[name.slice('location.'.length)] = value;
+      else record[name] = value;
+      if (name.startsWith('location.')) hasLocation = true;
+    }
+  }
+  if ('location' in collection.columns && record.location === null && hasLocation) {
+    record.location = {
+      city: location.city ?? null,
+      state: location.state ?? null,
+      countryOrRegion: location.countryOrRegion ?? null,
+      ...location,
+      geoCoordinates: location.geoCoordinates ?? null,
+    };
+  }
+  return record;
+}

@@ -1,0 +1,257 @@
+import { hostname } from 'node:os';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { emptyAggregates, type Aggregates } from './aggregates';
+import { isStatus } from './tables';
+
+/**
+ * SyncState rows, PartitionKey = tenant id:
+ * - `<collection>`: watermark, the checkpoint of the pass in progress, running counts, the last run;
+ * - `<collection>.lease`: which run may write the collection now, until when (guarded by ETag).
+ * Every write of the state row goes in one entity group transaction with an ETag-checked renewal of the lease, so a
+ * run that lost its lease can not move the watermark or the checkpoint.
+ */
+
+export interface PassCheckpoint {
+  /** The URL of the next page to read (a Graph next link, or the first page of a restarted pass). */
+  nextLink: string;
+  /** Lower bound of the pass filter (normalized datetime), absent for a pass over everything. */
+  from?: string;
+  /** Largest cursor among the records stored so far in this pass. */
+  maxCursor?: string;
+  pages: number;
+  records: number;
+  startedAt: string;
+  runId: string;
+}
+
+export interface LastRun {
+  runId: string;
+  outcome: string;
+  startedAt: string;
+  finishedAt: string;
+  records: number;
+  error?: string;
+}
+
+export interface CollectionState {
+  watermark?: string;
+  pass?: PassCheckpoint;
+  aggregates: Aggregates;
+  /** Set while a run works on the collection; still set when that run did not end cleanly. */
+  activeRunId?: string;
+  activeRunKey?: string;
+  /** The counts may be off (a run stopped between storing a page and its checkpoint): recount after the next pass. */
+  recountNeeded?: boolean;
+  lastRun?: LastRun;
+  lastSuccessAt?: string;
+}
+
+export type LeaseResult =
+  | { acquired: true; state: CollectionState; stateExisted: boolean }
+  | { acquired: false; holder: string; expiresAt: string };
+
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(collection: string) {
+    super(`the lease on ${collection} was taken by another run (this run was paused longer than SYNC_LEASE_SECONDS): stopping without writing`);
+  }
+}
+
+type Row = Record<string, unknown> & { etag?: string };
+
+export class CollectionStateStore {
+  private leaseEtag?: string;
+  private queue: Promise<unknown> = Promise.resolve();
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: TableClient,
+    private readonly tenantId: string,
+    readonly collection: string,
+    private readonly leaseMs: number,
+  ) {}
+
+  private get leaseKey() {
+    return `${this.collection}.lease`;
+  }
+
+  /** Reads the state without taking the lease (status, snapshot). */
+  async read(): Promise<CollectionState> {
+    const row = await this.getRow(this.collection);
+    return row ? decodeState(row) : { aggregates: emptyAggregates() };
+  }
+
+  async tryAcquire(runId: string): Promise<LeaseResult> {
+    const now = Date.now();
+    const lease = {
+      partitionKey: this.tenantId,
+      rowKey: this.leaseKey,
+      runId,
+      host: hostname(),
+      pid: process.pid,
+      acquiredAt: new Date(now),
+      expiresAt: new Date(now + this.leaseMs),
+    };
+    const current = await this.getRow(this.leaseKey);
+    try {
+      if (!current) {
+        this.leaseEtag = (await this.client.createEntity(lease)).etag;
+      } else {
+        const expiresAt = new Date(String(current.expiresAt)).getTime();
+        if (expiresAt > now && current.runId !== runId) {
+          return { acquired: false, holder: `${current.runId} (${current.host}, pid ${current.pid})`, expiresAt: new Date(expiresAt).toISOString() };
+        }
+        this.leaseEtag = (await this.client.updateEntity(lease, 'Replace', { etag: current.etag })).etag;
+      }
+    } catch (error) {
+      if (!isStatus(error, 409, 412)) throw error;
+      const winner = await this.getRow(this.leaseKey);
+      return { acquired: false, holder: String(winner?.runId ?? 'another run'), expiresAt: String(winner?.expiresAt ?? '') };
+    }
+    const row = await this.getRow(this.collection);
+    this.heartbeat = setInterval(() => void this.renew().catch(() => undefined), Math.max(1000, this.leaseMs / 3));
+    this.heartbeat.unref();
+    return { acquired: true, state: row ? decodeState(row) : { aggregates: emptyAggregates() }, stateExisted: Boolean(row) };
+  }
+
+  /** Writes the state together with a renewal of our lease; fails with LeaseLostError if the lease is gone. */
+  save(state: CollectionState): Promise<void> {
+    return this.serialized(() => this.writeWithLease(state, Date.now() + this.leaseMs));
+  }
+
+  /** Writes the final state and gives the lease up, in one transaction. */
+  async release(state: CollectionState): Promise<void> {
+    clearInterval(this.heartbeat);
+    await this.serialized(() => this.writeWithLease(state, Date.now()));
+  }
+
+  /** Stops renewing without writing (the run failed to write; the lease runs out by itself). */
+  abandon(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  private renew(): Promise<void> {
+    return this.serialized(async () => {
+      const lease = { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(Date.now() + this.leaseMs) };
+      try {
+        this.leaseEtag = (await this.client.updateEntity(lease, 'Merge', { etag: this.leaseEtag })).etag;
+      } catch (error) {
+        if (isStatus(error, 412, 404)) clearInterval(this.heartbeat);
+        throw error;
+      }
+    });
+  }
+
+  private async writeWithLease(state: CollectionState, leaseUntil: number): Promise<void> {
+    const actions: TransactionAction[] = [
+      ['update', { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(leaseUntil) }, 'Merge', { etag: this.leaseEtag }],
+      ['upsert', encodeState(this.tenantId, this.collection, state), 'Replace'],
+    ];
+    try {
+      const response = await this.client.submitTransaction(actions);
+      this.leaseEtag = response.subResponses.find((r) => r.rowKey === this.leaseKey)?.etag ?? (await this.getRow(this.leaseKey))?.etag;
+    } catch (error) {
+      if (isStatus(error, 412, 404)) {
+        clearInterval(this.heartbeat);
+        throw new LeaseLostError(this.collection);
+      }
+      throw error;
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async getRow(rowKey: string): Promise<Row | undefined> {
+    try {
+      return await this.client.getEntity<Row>(this.tenantId, rowKey, { disableTypeConversion: true }).then(unwrapRow);
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+}
+
+function unwrapRow(row: Record<string, unknown>): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) out[k] = v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v;
+  return out;
+}
+
+const dt = (value: string | undefined) => (value ? { value, type: 'DateTime' as const } : undefined);
+
+function encodeState(tenantId: string, collection: string, s: CollectionState) {
+  const entity: Record<string, unknown> = {
+    partitionKey: tenantId,
+    rowKey: collection,
+    tenantId,
+    collection,
+    watermark: dt(s.watermark),
+    aggregatesJson: JSON.stringify(s.aggregates),
+    activeRunId: s.activeRunId,
+    activeRunKey: s.activeRunKey,
+    recountNeeded: s.recountNeeded ?? false,
+    lastSuccessAt: dt(s.lastSuccessAt),
+  };
+  if (s.pass) {
+    Object.assign(entity, {
+      passNextLink: s.pass.nextLink,
+      passFrom: dt(s.pass.from),
+      passMaxCursor: dt(s.pass.maxCursor),
+      passPages: s.pass.pages,
+      passRecords: s.pass.records,
+      passStartedAt: dt(s.pass.startedAt),
+      passRunId: s.pass.runId,
+    });
+  }
+  if (s.lastRun) {
+    Object.assign(entity, {
+      lastRunId: s.lastRun.runId,
+      lastOutcome: s.lastRun.outcome,
+      lastStartedAt: dt(s.lastRun.startedAt),
+      lastFinishedAt: dt(s.lastRun.finishedAt),
+      lastRecords: s.lastRun.records,
+      lastError: s.lastRun.error?.slice(0, 8000),
+    });
+  }
+  for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
+  return entity as { partitionKey: string; rowKey: string };
+}
+
+function decodeState(row: Row): CollectionState {
+  const str = (k: string) => (typeof row[k] === 'string' && row[k] !== '' ? (row[k] as string) : undefined);
+  const num = (k: string) => Number(row[k] ?? 0);
+  const state: CollectionState = {
+    watermark: str('watermark'),
+    aggregates: str('aggregatesJson') ? (JSON.parse(str('aggregatesJson')!) as Aggregates) : emptyAggregates(),
+    activeRunId: str('activeRunId'),
+    activeRunKey: str('activeRunKey'),
+    recountNeeded: row.recountNeeded === true || row.recountNeeded === 'true',
+    lastSuccessAt: str('lastSuccessAt'),
+  };
+  if (str('passNextLink')) {
+    state.pass = {
+      nextLink: str('passNextLink')!,
+      from: str('passFrom'),
+      maxCursor: str('passMaxCursor'),
+      pages: num('passPages'),
+      records: num('passRecords'),
+      startedAt: str('passStartedAt') ?? new Date().toISOString(),
+      runId: str('passRunId') ?? '',
+    };
+  }
+  if (str('lastRunId')) {
+    state.lastRun = {
+      runId: str('lastRunId')!,
+      outcome: str('lastOutcome') ?? 'unknown',
+      startedAt: str('lastStartedAt') ?? '',
+      finishedAt: str('lastFinishedAt') ?? '',
+      records: num('lastRecords'),
+      error: str('lastError'),
+    };
+  }
+  return state;
+}

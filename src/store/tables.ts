@@ -1,0 +1,50 @@
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { RestError, TableClient } from '@azure/data-tables';
+import type { Settings } from '../config/settings';
+import { COLLECTION_NAMES, type CollectionName } from '../sync/collections';
+
+/** The table clients of one deployment: one table per collection, plus SyncState and SyncRuns. */
+export interface SyncTables {
+  collections: Record<CollectionName, TableClient>;
+  state: TableClient;
+  runs: TableClient;
+}
+
+export function createTableClients(settings: Settings, credential?: TokenCredential): SyncTables {
+  const client = (table: string): TableClient => {
+    if (settings.tables.connectionString) {
+      const insecure = /DefaultEndpointsProtocol\s*=\s*http\s*(;|$)|TableEndpoint\s*=\s*http:|UseDevelopmentStorage\s*=\s*true/i.test(
+        settings.tables.connectionString,
+      );
+      return TableClient.fromConnectionString(settings.tables.connectionString, table, { allowInsecureConnection: insecure });
+    }
+    credential ??= new DefaultAzureCredential({
+      tenantId: settings.tenantId,
+      ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
+    });
+    return new TableClient(settings.tables.endpoint!, table, credential);
+  };
+  const collections = {} as Record<CollectionName, TableClient>;
+  for (const name of COLLECTION_NAMES) collections[name] = client(settings.collections[name].table);
+  return { collections, state: client(settings.stateTable), runs: client(settings.runsTable) };
+}
+
+/** Creates the tables that do not exist yet (the sync owns its tables; creating an existing one is harmless). */
+export async function ensureTables(tables: SyncTables): Promise<void> {
+  await Promise.all([...Object.values(tables.collections), tables.state, tables.runs].map(ensureTable));
+}
+
+const ensured = new WeakSet<TableClient>();
+async function ensureTable(client: TableClient): Promise<void> {
+  if (ensured.has(client)) return;
+  try {
+    await client.createTable();
+  } catch (error) {
+    if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+  }
+  ensured.add(client);
+}
+
+export function isStatus(error: unknown, ...statuses: number[]): boolean {
+  return error instanceof RestError && statuses.includes(error.statusCode ?? -1);
+}
