@@ -168,6 +168,7 @@ function splitString(value: string): string[] {
 }
 
 type RawValue = unknown;
+const STORAGE_COLUMNS = new Set(['partitionKey', 'rowKey', 'PartitionKey', 'RowKey', 'etag', 'timestamp', 'Timestamp', ...SYNC_COLUMNS]);
 
 /** Unwraps a value read with `disableTypeConversion: true` ({value, type} objects for typed properties). */
 function plain(value: RawValue): unknown {
@@ -192,7 +193,7 @@ export function fromEntity(collection: CollectionDefinition, entity: Record<stri
   const parts = new Map<string, string[]>();
 
   for (const [name, raw] of Object.entries(entity)) {
-    if (['partitionKey', 'rowKey', 'PartitionKey', 'RowKey', 'etag', 'timestamp', 'Timestamp', 'odata.etag', ...SYNC_COLUMNS].includes(name)) continue;
+    if (STORAGE_COLUMNS.has(name) || name.startsWith('odata.')) continue;
     const value = plain(raw);
     const part = /^(.*)_part(\d+)$/.exec(name);
     if (part && typeof value === 'string') {

@@ -149,7 +149,8 @@ export class CollectionStateStore {
     ];
     try {
       const response = await this.client.submitTransaction(actions);
-      this.leaseEtag = response.subResponses.find((r) => r.rowKey === this.leaseKey)?.etag ?? (await this.getRow(this.leaseKey))?.etag;
+      // The lease update is the first action of the transaction.
+      this.leaseEtag = response.subResponses[0]?.etag ?? (await this.getRow(this.leaseKey))?.etag;
     } catch (error) {
       if (isStatus(error, 412, 404)) {
         clearInterval(this.heartbeat);

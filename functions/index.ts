@@ -1,0 +1,17 @@
+/**
+ * The Azure Functions entry point (package.json "main"): registers every function of src/app/functions.ts with the
+ * v4 programming model. Nothing else lives here: the local host serves the same definitions.
+ */
+import { app } from '@azure/functions';
+import { buildFunctions } from '../src/app/functions';
+import { loadSettings } from '../src/config/settings';
+
+app.setup({ enableHttpStream: true });
+
+for (const fn of buildFunctions(loadSettings())) {
+  if (fn.kind === 'timer') {
+    app.timer(fn.name, { schedule: fn.schedule, handler: fn.handler, runOnStartup: false, useMonitor: true });
+  } else {
+    app.http(fn.name, { route: fn.route, methods: fn.methods, authLevel: fn.authLevel, handler: fn.handler });
+  }
+}

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** Azurite's well-known development account (public, documented; not a secret). */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface Azurite {
+  port: number;
+  connectionString: string;
+  /** Stops the process (SIGTERM, then SIGKILL); data is gone with it (in-memory). */
+  stop(): Promise<void>;
+  process: ChildProcess;
+}
+
+export function azuriteConnectionString(port: number): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts Azurite's table service in memory on a free loopback port, telemetry off. */
+export async function startAzurite(options: { port?: number } = {}): Promise<Azurite> {
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await launch(port);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 5 || !String((error as Error).message).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
+async function launch(port: number): Promise<Azurite> {
+  const workspace = mkdtempSync(path.join(tmpdir(), 'azurite-'));
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(__dirname, 'azuriteChild.js'),
+      '--inMemoryPersistence',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(port),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: workspace },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start within 30 s: ${output}`)), 30_000);
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      if (/successfully (listening|started)/i.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      } else if (/EADDRINUSE|error/i.test(output)) {
+        clearTimeout(timer);
+        reject(new Error(`Azurite failed to start on port ${port}: ${output.trim()}`));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with ${code}: ${output.trim()}`));
+    });
+  });
+  child.stdout!.removeAllListeners('data').resume();
+  child.stderr!.removeAllListeners('data').resume();
+  child.removeAllListeners('exit');
+  return {
+    port,
+    connectionString: azuriteConnectionString(port),
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
+      child.stdin?.destroy();
+      rmSync(workspace, { recursive: true, force: true });
+    },
+  };
+}
