@@ -1,0 +1,29 @@
+import { fromDate, maxDateTime, minusMinutes, normalizeDateTime } from '../../src/sync/datetime';
+
+describe('Graph datetimes', () => {
+  it.each([
+    ['2020-11-03T20:53:12.1984203Z', '2020-11-03T20:53:12.1984203Z'],
+    ['2020-11-03T20:53:12Z', '2020-11-03T20:53:12.0000000Z'],
+    ['2020-11-03T20:53:12.5Z', '2020-11-03T20:53:12.5000000Z'],
+    ['2020-11-03T20:53:12.123456789Z', '2020-11-03T20:53:12.1234567Z'],
+    ['2020-11-03T22:53:12.1984203+02:00', '2020-11-03T20:53:12.1984203Z'],
+    ['2020-11-03T20:53Z', '2020-11-03T20:53:00.0000000Z'],
+  ])('normalizes %s', (input, expected) => expect(normalizeDateTime(input)).toBe(expected));
+
+  it.each(['', 'yesterday', '2020-13-03T20:53:12Z', '2020-11-03 20:53:12', 42, null])('rejects %p', (input) =>
+    expect(normalizeDateTime(input)).toBeUndefined(),
+  );
+
+  it('orders by string after normalizing, to the 7th digit', () => {
+    const a = normalizeDateTime('2020-11-03T20:53:12.1984203Z')!;
+    const b = normalizeDateTime('2020-11-03T20:53:12.1984204Z')!;
+    expect(a < b).toBe(true);
+    expect(maxDateTime(a, b)).toBe(b);
+    expect(maxDateTime(undefined, a)).toBe(a);
+  });
+
+  it('moves back by minutes keeping sub-second digits, across midnight', () => {
+    expect(minusMinutes('2020-11-03T00:10:00.1234567Z', 30)).toBe('2020-11-02T23:40:00.1234567Z');
+    expect(fromDate(new Date('2020-11-03T00:10:00.123Z'))).toBe('2020-11-03T00:10:00.1230000Z');
+  });
+});
