@@ -27,9 +27,9 @@ export class Pacer {
 
 const pacers = new Map<string, Pacer>();
 
-/** The process-wide pacer of a tenant (created with the first caller's budget). */
+/** The process-wide pacer of a tenant and budget. */
 export function pacerFor(tenantId: string, requestsPerSecond: number): Pacer {
-  const key = tenantId.toLowerCase();
+  const key = `${tenantId.toLowerCase()}@${requestsPerSecond}`;
   let pacer = pacers.get(key);
   if (!pacer) {
     pacer = new Pacer(requestsPerSecond);

@@ -44,12 +44,27 @@ export async function startAzurite(options: { port?: number } = {}): Promise<Azu
   }
 }
 
+/**
+ * Azurite's table service as a child that dies with its parent: when the parent goes away (even by SIGKILL), the
+ * child's stdin closes and it exits, so no emulator is ever left behind.
+ */
+const CHILD = `
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
+const main = require.resolve('azurite/dist/src/table/main.js', { paths: [process.env.AZURITE_RESOLVE_FROM] });
+process.argv = [process.argv[0], main, ...process.argv.slice(1)];
+require(main);
+`;
+
 async function launch(port: number): Promise<Azurite> {
   const workspace = mkdtempSync(path.join(tmpdir(), 'azurite-'));
   const child = spawn(
     process.execPath,
     [
-      path.join(__dirname, 'azuriteChild.js'),
+      '-e',
+      CHILD,
+      '--',
       '--inMemoryPersistence',
       '--disableTelemetry',
       '--skipApiVersionCheck',
@@ -59,7 +74,7 @@ async function launch(port: number): Promise<Azurite> {
       '--tablePort',
       String(port),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'], cwd: workspace },
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: workspace, env: { ...process.env, AZURITE_RESOLVE_FROM: __dirname } },
   );
   let output = '';
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { loadSettings, type Settings } from '../../src/config/settings';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../src/emulator';
+import { startAzurite, type Azurite } from '../../src/local/azurite';
+import { fromEntity } from '../../src/store/entityMapping';
+import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
+import type { Logger } from '../../src/sync/engine';
+import { createSyncService, type SyncService } from '../../src/sync/service';
+
+/**
+ * An integration test's world, all over the wire: Azurite (child process, in memory), the Graph emulator (HTTPS on
+ * loopback) and its managed-identity endpoint, found by the real DefaultAzureCredential through IDENTITY_ENDPOINT.
+ */
+export interface Harness {
+  azurite: Azurite;
+  emulator: GraphEmulator;
+  /** The app settings that point the sync at this world. */
+  env: Record<string, string>;
+  settings(overrides?: Record<string, string>): Settings;
+  /** An in-process sync service over these settings. */
+  service(overrides?: Record<string, string>): SyncService;
+  /** Runs the CLI as a child process; resolves with its exit code and output. */
+  cli(args: string[], overrides?: Record<string, string>): Promise<CliResult>;
+  /** Starts the CLI and hands back the child (for kill -9). */
+  spawnCli(args: string[], overrides?: Record<string, string>): ChildProcess;
+  /** The collection's rows read back as Graph-shaped records, sorted by id. */
+  stored(collection: CollectionName): Promise<Record<string, unknown>[]>;
+  /** What Graph serves now, sorted by id, in the same shape. */
+  expected(collection: CollectionName): Record<string, unknown>[];
+  table(name: string): TableClient;
+  close(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export const quietLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export const CLI = path.join(__dirname, '..', '..', 'bin', 'risk-sync.js');
+
+export async function startHarness(options: { emulator?: GraphEmulatorOptions; env?: Record<string, string> } = {}): Promise<Harness> {
+  const [azurite, emulator] = await Promise.all([startAzurite(), startGraphEmulator({ throttling: false, ...options.emulator })]);
+  const env: Record<string, string> = {
+    AZURE_TENANT_ID: emulator.tenantId,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    GRAPH_ENDPOINT: emulator.graphUrl,
+    TABLES_CONNECTION_STRING: azurite.connectionString,
+    GRAPH_MAX_RPS: '50',
+    GRAPH_RETRY_BASE_MS: '20',
+    GRAPH_REQUEST_TIMEOUT_SECONDS: '5',
+    SYNC_LEASE_SECONDS: '5',
+    ...options.env,
+  };
+  // DefaultAzureCredential reads the managed-identity endpoint from the process environment.
+  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
+  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  const children = new Set<ChildProcess>();
+
+  const childEnv = (overrides: Record<string, string> = {}) => {
+    const base = { ...process.env };
+    for (const key of Object.keys(base)) if (key.startsWith('AZURE_') || key.startsWith('SYNC_') || key.startsWith('GRAPH_')) delete base[key];
+    return { ...base, ...env, ...overrides };
+  };
+  const spawnCli = (args: string[], overrides?: Record<string, string>) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(overrides), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
+  };
+  const table = (name: string) => TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
+  const settings = (overrides: Record<string, string> = {}) => loadSettings({ ...env, ...overrides });
+
+  return {
+    azurite,
+    emulator,
+    env,
+    settings,
+    service: (overrides) => createSyncService(settings(overrides)),
+    spawnCli,
+    cli: (args, overrides) =>
+      new Promise((resolve, reject) => {
+        const child = spawnCli(args, overrides);
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.once('error', reject);
+        child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+      }),
+    stored: async (collection) => {
+      const rows: Record<string, unknown>[] = [];
+      const client = table(settings().collections[collection].table);
+      try {
+        for await (const row of client.listEntities({ queryOptions: {}, disableTypeConversion: true } as never)) {
+          rows.push(fromEntity(COLLECTIONS[collection], row as Record<string, unknown>));
+        }
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      }
+      return sortById(rows);
+    },
+    expected: (collection) => sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    table,
+    close: async () => {
+      for (const child of children) child.kill('SIGKILL');
+      await Promise.all([azurite.stop(), emulator.close()]);
+    },
+  };
+}
+
+function sortById(rows: Record<string, unknown>[]) {
+  return rows.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+}
+
+/** Graph's shape with every known property present (null when Graph has none), as the tables give it back. */
+function normalize(collection: CollectionName, record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(COLLECTIONS[collection].columns)) out[name] = null;
+  for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = v;
+  return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
+}
+
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
