@@ -50,8 +50,12 @@ export async function writeRecords(client: TableClient, records: MappedRecord[],
   return result;
 }
 
+/**
+ * The counted values of the rows of a batch that exist already. Point reads: in Azure they cost the same whatever
+ * the partition's size, whereas a filter of `RowKey eq a or RowKey eq b ...` scans the partition.
+ */
 async function readCounted(client: TableClient, batch: MappedRecord[], columns: readonly string[]) {
-  return mapLimit(batch, 8, async ({ entity }) => {
+  return mapLimit(batch, 16, async ({ entity }) => {
     try {
       const row = await client.getEntity<Record<string, unknown>>(entity.partitionKey, entity.rowKey, {
         queryOptions: { select: [...columns] },

@@ -1,0 +1,117 @@
+/**
+ * The bench's world, as test/support/harness.ts wires it (mirrored, not imported): Azurite in memory (child process),
+ * the Graph emulator (HTTPS on loopback, in this process) with its managed-identity endpoint, and child processes
+ * that run the sync with NODE_EXTRA_CA_CERTS pointing at the emulator's certificate.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ensureEmulatorCertificate, startGraphEmulator, type GraphEmulator } from '../src/emulator';
+import { startAzurite, type Azurite } from '../src/local/azurite';
+import { parseChildResult, type ChildResult } from './childProtocol';
+
+export interface World {
+  azurite: Azurite;
+  emulator: GraphEmulator;
+  /** Environment of a sync child (settings pointing at this world, NODE_EXTRA_CA_CERTS). */
+  env(overrides?: Record<string, string>): NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  /** Emulator throttling (1 request/s by default when on). */
+  throttling: boolean;
+  rps?: number;
+  seed?: number;
+  /** App settings for the sync child. */
+  settings?: Record<string, string>;
+}
+
+/** Prefixes of the settings this project reads: never inherited by a child from the bench's own environment. */
+const SETTING_PREFIXES = ['AZURE_', 'SYNC_', 'GRAPH_', 'TABLES_', 'TABLE_', 'IDENTITY_', 'MSI_', 'SNAPSHOT_', 'HTTP_AUTH'];
+
+export async function startWorld(options: WorldOptions): Promise<World> {
+  const { certPath } = await ensureEmulatorCertificate();
+  const [a, e] = await Promise.allSettled([
+    startAzurite(),
+    startGraphEmulator({ throttling: options.throttling, rps: options.rps ?? 1, seed: options.seed ?? 1 }),
+  ]);
+  if (a.status === 'rejected' || e.status === 'rejected') {
+    // Stop whichever did start before reporting the failure.
+    await Promise.allSettled([a.status === 'fulfilled' && a.value.stop(), e.status === 'fulfilled' && e.value.close()]);
+    throw a.status === 'rejected' ? a.reason : (e as PromiseRejectedResult).reason;
+  }
+  const azurite = a.value;
+  const emulator = e.value;
+  const settings: Record<string, string> = {
+    AZURE_TENANT_ID: emulator.tenantId,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    GRAPH_ENDPOINT: emulator.graphUrl,
+    TABLES_CONNECTION_STRING: azurite.connectionString,
+    ...options.settings,
+  };
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(base)) if (SETTING_PREFIXES.some((p) => key.startsWith(p))) delete base[key];
+  return {
+    azurite,
+    emulator,
+    env: (overrides = {}) => ({ ...base, ...settings, ...overrides, NODE_EXTRA_CA_CERTS: certPath }),
+    close: async () => {
+      await Promise.allSettled([azurite.stop(), emulator.close()]);
+    },
+  };
+}
+
+export interface ChildRun<T extends ChildResult = ChildResult> {
+  result: T;
+  /** Spawn to exit, measured by the parent (ms). */
+  wallMs: number;
+  exitCode: number | null;
+  stderr: string;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Kills the children still running (on error or interrupt). */
+export function killChildren(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+const STDERR_KEEP = 20_000;
+
+/** Runs `dist/bench/<script>.js` with the given args and env; resolves with its BENCH_RESULT line. */
+export function runChild<T extends ChildResult>(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildRun<T>> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(__dirname, `${script}.js`), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.length > 2 * STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not finish within ${timeoutMs / 1000} s; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      const wallMs = performance.now() - started;
+      clearTimeout(timer);
+      live.delete(child);
+      const result = parseChildResult(stdout) as T | undefined;
+      if (!result) {
+        reject(new Error(`${script} exited with ${code ?? signal} without a result; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
+        return;
+      }
+      resolve({ result, wallMs, exitCode: code, stderr: stderr.slice(-STDERR_KEEP) });
+    });
+  });
+}

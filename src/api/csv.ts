@@ -1,0 +1,114 @@
+import { ReadableStream } from 'node:stream/web';
+import { stringify } from 'csv-stringify/sync';
+import type { CollectionDefinition } from '../sync/collections';
+
+/**
+ * CSV of a collection: RFC 4180 (comma, CRLF, fields with a comma, quote, CR or LF quoted, quotes doubled), UTF-8
+ * without BOM. The header is `id` + the collection's declared columns, `location` flattened into locationCity,
+ * locationState, locationCountryOrRegion, locationLatitude, locationLongitude (properties Graph adds later are not
+ * in the CSV; the JSON answer has them). Empty cell = null.
+ *
+ * CSV injection: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a CR gets a leading `'`, so a spreadsheet
+ * shows it as text instead of running it as a formula. Numbers (latitude, longitude) and booleans are written as
+ * they are.
+ */
+export const LOCATION_CSV_COLUMNS = ['locationCity', 'locationState', 'locationCountryOrRegion', 'locationLatitude', 'locationLongitude'] as const;
+
+type Cell = (record: Record<string, unknown>) => unknown;
+
+export function csvColumns(collection: CollectionDefinition): { name: string; cell: Cell }[] {
+  const columns: { name: string; cell: Cell }[] = [{ name: 'id', cell: (r) => r.id }];
+  for (const [name, type] of Object.entries(collection.columns)) {
+    if (type !== 'location') {
+      columns.push({ name, cell: (r) => r[name] });
+      continue;
+    }
+    const location = (r: Record<string, unknown>) => (r[name] && typeof r[name] === 'object' ? (r[name] as Record<string, unknown>) : {});
+    const geo = (r: Record<string, unknown>) => {
+      const g = location(r).geoCoordinates;
+      return g && typeof g === 'object' ? (g as Record<string, unknown>) : {};
+    };
+    columns.push(
+      { name: 'locationCity', cell: (r) => location(r).city },
+      { name: 'locationState', cell: (r) => location(r).state },
+      { name: 'locationCountryOrRegion', cell: (r) => location(r).countryOrRegion },
+      { name: 'locationLatitude', cell: (r) => geo(r).latitude },
+      { name: 'locationLongitude', cell: (r) => geo(r).longitude },
+    );
+  }
+  return columns;
+}
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** The text of one cell, with the CSV-injection guard on text values. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return FORMULA_START.test(value) ? `'${value}` : value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const json = JSON.stringify(value);
+  return FORMULA_START.test(json) ? `'${json}` : json;
+}
+
+const OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
+
+export function csvLines(rows: string[][]): string {
+  return rows.length === 0 ? '' : stringify(rows, OPTIONS);
+}
+
+/** A byte stream that pulls the chunks only as the reader asks for them (no read-ahead, so no buffering of pages). */
+export function byteStream(chunks: AsyncGenerator<string>, onError: (error: unknown) => void): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            const next = await chunks.next();
+            if (next.done) {
+              controller.close();
+              return;
+            }
+            if (next.value.length > 0) {
+              controller.enqueue(encoder.encode(next.value));
+              return;
+            }
+          }
+        } catch (error) {
+          onError(error);
+          controller.error(error);
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * Which representation the caller wants: `format` decides when given; else `Accept` picks CSV when it prefers
+ * text/csv (or text/*) over application/json, and JSON otherwise (no Accept, `* / *`, a browser's Accept).
+ */
+export function wantsCsv(format: 'json' | 'csv' | undefined, accept: string | null): boolean {
+  if (format) return format === 'csv';
+  if (!accept) return false;
+  let csv = { q: 0, specificity: -1 };
+  let json = { q: 0, specificity: -1 };
+  for (const part of accept.split(',')) {
+    const [range = '', ...parameters] = part.split(';').map((s) => s.trim().toLowerCase());
+    let q = 1;
+    for (const p of parameters) {
+      const m = /^q=([0-9.]+)$/.exec(p);
+      if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
+    }
+    const score = (type: string, sub: string) => (range === `${type}/${sub}` ? 2 : range === `${type}/*` ? 1 : range === '*/*' ? 0 : -1);
+    const c = score('text', 'csv');
+    const j = score('application', 'json');
+    if (c > csv.specificity) csv = { q, specificity: c };
+    if (j > json.specificity) json = { q, specificity: j };
+  }
+  if (csv.specificity < 1 || csv.q === 0) return false;
+  return csv.q > json.q || (csv.q === json.q && csv.specificity > json.specificity);
+}
