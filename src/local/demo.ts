@@ -1,6 +1,112 @@
-export async function runDemo(_opts: { port: number }): Promise<void> {
-  throw new Error('demo: not written yet');
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEMO_SETTINGS_FILE } from '../config/localSettings';
+import {
+  ensureEmulatorCertificate,
+  generateRiskDetections,
+  generateRiskyUsers,
+  startActivity,
+  startGraphEmulator,
+  type GraphEmulator,
+} from '../emulator';
+import { startAzurite, type Azurite } from './azurite';
+
+/**
+ * `npm start` without real settings: Azurite and the Graph emulator on loopback, seeded with a realistic tenant that
+ * keeps changing (new detections, some surfacing late, remediations, dismissals), and the local Functions host as a
+ * child process (as in Azure, the sync runs in its own process) with its timers on fast schedules and the HTTP API.
+ */
+const DEMO_SCHEDULES = {
+  SYNC_SCHEDULE_RISK_DETECTIONS: '*/30 * * * * *',
+  SYNC_SCHEDULE_RISKY_USERS: '15 * * * * *',
+};
+
+async function seededEmulator(options: { port?: number; detections: number; users: number; seed: number; throttling: boolean }) {
+  const emulator = await startGraphEmulator({ port: options.port, throttling: options.throttling, seed: options.seed });
+  const now = Date.now();
+  const from = new Date(now - 90 * 86_400_000);
+  const users = generateRiskyUsers(options.users, { seed: options.seed, from, to: new Date(now - 60_000) });
+  emulator.upsert('riskyUsers', users);
+  emulator.upsert('riskDetections', generateRiskDetections(options.detections, { seed: options.seed, users, from, to: new Date(now - 60_000) }));
+  return emulator;
 }
-export async function runStandaloneEmulator(_opts: unknown): Promise<void> {
-  throw new Error('emulator: not written yet');
+
+function emulatorSettings(emulator: GraphEmulator, certPath: string): Record<string, string> {
+  return {
+    AZURE_TENANT_ID: emulator.tenantId,
+    GRAPH_ENDPOINT: emulator.graphUrl,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    NODE_EXTRA_CA_CERTS: certPath,
+  };
+}
+
+export async function runDemo(options: { port: number }): Promise<void> {
+  const { certPath } = await ensureEmulatorCertificate();
+  let azurite: Azurite | undefined;
+  let emulator: GraphEmulator | undefined;
+  const settingsFile = path.resolve(DEMO_SETTINGS_FILE);
+  try {
+    azurite = await startAzurite({ port: 10002 }).catch(() => startAzurite());
+    emulator = await seededEmulator({ detections: 5000, users: 400, seed: 1, throttling: true });
+    const activity = startActivity(emulator, { seed: 1, intervalMs: 10_000 });
+    const values = {
+      ...emulatorSettings(emulator, certPath),
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      ...DEMO_SCHEDULES,
+      DEMO_PID: String(process.pid),
+    };
+    mkdirSync(path.dirname(settingsFile), { recursive: true });
+    writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: values }, null, 2), { mode: 0o600 });
+
+    const host = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'risk-sync.js'), 'serve', '--port', String(options.port), '--timers', '--sync-now'], {
+      env: { ...process.env, ...values },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    process.stderr.write(
+      [
+        '',
+        'entra-risk-sync demo: nothing here talks to Azure or Microsoft Graph.',
+        `  Graph emulator   ${emulator.graphUrl} (1 request/s per tenant, 429 without Retry-After, data changing every 10 s)`,
+        `  Azurite tables   ${azurite.connectionString.replace(/AccountKey=[^;]+/, 'AccountKey=<Azurite dev key>')}`,
+        `  HTTP API         http://localhost:${options.port}/api/snapshot  /api/snapshot/riskDetections  /api/health`,
+        `  timers           riskDetections '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISK_DETECTIONS}', riskyUsers '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISKY_USERS}'`,
+        '  From a second shell: npx risk-sync status   (watermarks move as the timers run)',
+        '  Ctrl+C stops everything.',
+        '',
+      ].join('\n'),
+    );
+
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        host.kill('SIGTERM');
+      };
+      process.once('SIGINT', stop).once('SIGTERM', stop);
+      host.once('exit', () => resolve());
+    });
+    activity.stop();
+  } finally {
+    rmSync(settingsFile, { force: true });
+    await emulator?.close();
+    await azurite?.stop();
+  }
+}
+
+export async function runStandaloneEmulator(options: { port: number; detections: number; users: number; seed: number; throttling: boolean; activity?: boolean }) {
+  const { certPath } = await ensureEmulatorCertificate();
+  const emulator = await seededEmulator({ ...options, port: options.port || undefined });
+  const activity = options.activity ? startActivity(emulator, { seed: options.seed, intervalMs: 10_000 }) : undefined;
+  process.stdout.write(
+    `Graph emulator on ${emulator.graphUrl} with ${options.detections} risk detections and ${options.users} risky users` +
+      `${options.throttling ? ' (1 request/s)' : ''}.\nPoint the sync at it with:\n\n` +
+      Object.entries(emulatorSettings(emulator, certPath))
+        .map(([k, v]) => `export ${k}='${v}'`)
+        .join('\n') +
+      `\nexport TABLES_CONNECTION_STRING='<an Azurite connection string>'\n\n` +
+      `Switches: POST ${emulator.graphUrl}/_emulator/{throttling|faults|revoke|expire-skiptokens} (see src/emulator/README.md). Ctrl+C stops it.\n`,
+  );
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+  activity?.stop();
+  await emulator.close();
 }

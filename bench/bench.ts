@@ -1,0 +1,482 @@
+/**
+ * `npm run bench`: the throughput, Graph-budget, quiet-run and memory figures of issue 5, measured in one run.
+ * See docs/benchmark.md for what each figure means.
+ *
+ * Phases (each in a fresh Azurite + Graph emulator; every sync runs in its own child process):
+ * 1. full sync: N risk detections over 90 days, emulator throttling off, GRAPH_MAX_RPS=100, so Graph is not the
+ *    bottleneck: records/s, Graph requests, Table transactions, peak RSS, where the time went;
+ * 2. ceiling (same Azurite, right after): the rows the sync wrote, rewritten into a new table with ideal batching;
+ *    ratio = ceiling write time / sync time;
+ * 3. paced: emulator throttling on (1 request/s), GRAPH_MAX_RPS=1 (the default): graphRatio = (pages - 1) s / run time;
+ * 4. quiet run: the same world again with nothing new (both collections): requests, pages, time from process start;
+ * 5. (--rss-check) a full sync of --rss-n records (default 100,000): peak RSS against phase 1's.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { generateRiskDetections, generateRiskyUsers, type EmulatorStats } from '../src/emulator';
+import { COLLECTIONS } from '../src/sync/collections';
+import type { RunSummary } from '../src/sync/engine';
+import { analyse, type Breakdown } from './analysis';
+import type { CeilingChildResult, SyncChildResult } from './childProtocol';
+import { killChildren, runChild, startWorld, type ChildRun } from './world';
+
+const DAY_MS = 86_400_000;
+/** Risky users seeded in the paced world (one page), so the quiet run has a second collection with a watermark. */
+const PACED_USERS = 300;
+/** Unthrottled runs: high enough that the pacer never waits (the settings allow at most 100). */
+const FAST_RPS = '100';
+
+interface Options {
+  n: number;
+  pacedN: number;
+  skipPaced?: boolean;
+  rssCheck?: boolean;
+  rssN: number;
+  seed: number;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+interface FullFigures {
+  n: number;
+  records: number;
+  /** RunSummary.durationMs: the engine's startedAt -> finishedAt (tables, lease, every page; not the release). */
+  durationMs: number;
+  /** run() called -> resolved, in the child (includes the release of the lease and the SyncRuns row). */
+  runMs: number;
+  recordsPerSecond: number;
+  pages: number;
+  graphRequests: number;
+  graph429: number;
+  dataTransactions: number;
+  stateTransactions: number;
+  checkpointTransactions: number;
+  peakRssMB: number;
+  peakHeapUsedMB: number;
+  childWallMs: number;
+  breakdown?: Breakdown;
+  summary: RunSummary;
+  emulator: EmulatorStats;
+}
+
+interface CeilingFigures {
+  rows: number;
+  partitions: number;
+  transactions: number;
+  readMs: number;
+  writeMs: number;
+  rowsPerSecond: number;
+  ratio: number;
+}
+
+interface PacedFigures {
+  n: number;
+  records: number;
+  pages: number;
+  durationMs: number;
+  runMs: number;
+  graphRatio: number;
+  recordsPerSecond: number;
+  graphRequests: number;
+  graph429: number;
+  clientThrottles: number;
+  retries: number;
+  /** Average gap between two accepted Graph requests, measured by the child (ms). */
+  avgRequestIntervalMs: number;
+  peakRssMB: number;
+  summary: RunSummary;
+  emulator: EmulatorStats;
+}
+
+interface QuietFigures {
+  collections: { collection: string; outcome: string; requests: number; pages: number; records: number; transactions: number; durationMs: number; lookbackFrom?: string }[];
+  graphRequests: number;
+  graph429: number;
+  /** Child process start -> its modules loaded / sync done (ms, measured in the child from performance.timeOrigin). */
+  loadedMs: number;
+  syncDoneMs: number;
+  /** run() called -> resolved. */
+  runMs: number;
+  /** Spawn -> exit, measured by the parent. */
+  childWallMs: number;
+  tableTransactions: number;
+  tableCalls: number;
+}
+
+interface RssFigures {
+  smallN: number;
+  smallPeakRssMB: number;
+  largeN: number;
+  largePeakRssMB: number;
+  differenceMB: number;
+  large: Omit<FullFigures, 'summary' | 'emulator'>;
+}
+
+function graphRequestsOf(stats: EmulatorStats, route: 'riskDetections' | 'riskyUsers'): number {
+  return Object.values(stats.requests[route] ?? {}).reduce((a, b) => a + b, 0);
+}
+
+function allGraphRequests(stats: EmulatorStats): number {
+  return graphRequestsOf(stats, 'riskDetections') + graphRequestsOf(stats, 'riskyUsers');
+}
+
+function mb(kb: number): number {
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+function expectSucceeded(run: ChildRun<SyncChildResult>, what: string, records?: number): RunSummary[] {
+  const summaries = run.result.summaries;
+  const bad = summaries.find((s) => s.outcome !== 'succeeded');
+  if (bad || run.exitCode !== 0) {
+    throw new Error(`${what}: the sync did not succeed (${bad?.outcome ?? `exit ${run.exitCode}`}: ${bad?.error ?? ''})\n${run.stderr}`);
+  }
+  if (records !== undefined && summaries[0]!.records !== records) {
+    throw new Error(`${what}: the sync stored ${summaries[0]!.records} records, ${records} were seeded`);
+  }
+  return summaries;
+}
+
+/** Phase 1 (+2): a full, unthrottled sync of n detections, and optionally the ceiling on the same Azurite. */
+async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<{ full: FullFigures; ceiling?: CeilingFigures }> {
+  const world = await startWorld({ throttling: false, seed, settings: { GRAPH_MAX_RPS: FAST_RPS } });
+  try {
+    const to = new Date();
+    const t0 = performance.now();
+    world.emulator.upsert('riskDetections', generateRiskDetections(n, { seed, from: new Date(to.getTime() - 90 * DAY_MS), to }));
+    log(`  seeded ${n.toLocaleString('en-US')} detections in ${((performance.now() - t0) / 1000).toFixed(1)} s; syncing...`);
+    world.emulator.resetStats();
+    const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), 120_000 + n * 5);
+    const [summary] = expectSucceeded(run, `full sync of ${n}`, n);
+    const emulator = world.emulator.stats();
+    const breakdown = analyse(run.result);
+    const state = run.result.transactions.filter((t) => t.table === 'state');
+    const full: FullFigures = {
+      n,
+      records: summary!.records,
+      durationMs: summary!.durationMs!,
+      runMs: run.result.timings.syncEndMs - run.result.timings.syncStartMs,
+      recordsPerSecond: summary!.records / (summary!.durationMs! / 1000),
+      pages: summary!.pages,
+      graphRequests: graphRequestsOf(emulator, 'riskDetections'),
+      graph429: emulator.throttled,
+      dataTransactions: summary!.transactions,
+      stateTransactions: state.length,
+      checkpointTransactions: state.filter((t) => t.progressBefore >= 1 && t.progressBefore < summary!.pages).length,
+      peakRssMB: mb(run.result.maxRssKB),
+      peakHeapUsedMB: run.result.peakHeapUsedMB,
+      childWallMs: run.wallMs,
+      breakdown,
+      summary: summary!,
+      emulator,
+    };
+    log(`  ${full.records} records in ${full.durationMs} ms (${Math.round(full.recordsPerSecond)} records/s), peak RSS ${full.peakRssMB} MB`);
+    if (!withCeiling) return { full };
+
+    log('  ceiling: rewriting the synced rows with ideal batching...');
+    const table = COLLECTIONS.riskDetections.defaultTable;
+    const c = await runChild<CeilingChildResult>('ceilingChild', ['--source', table, '--target', `Ceiling${table}`], world.env(), 120_000 + n * 5);
+    if (c.result.rows !== n) throw new Error(`ceiling: read ${c.result.rows} rows back, expected ${n}`);
+    const ceiling: CeilingFigures = {
+      rows: c.result.rows,
+      partitions: c.result.partitions,
+      transactions: c.result.transactions,
+      readMs: c.result.readMs,
+      writeMs: c.result.writeMs,
+      rowsPerSecond: c.result.rows / (c.result.writeMs / 1000),
+      ratio: c.result.writeMs / full.durationMs,
+    };
+    log(`  ceiling: ${ceiling.rows} rows in ${Math.round(ceiling.writeMs)} ms; ratio ${ceiling.ratio.toFixed(3)}`);
+    return { full, ceiling };
+  } finally {
+    await world.close();
+  }
+}
+
+/** Phases 3 and 4: a paced sync at the default budget, then a run with nothing new. */
+async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFigures; quiet: QuietFigures }> {
+  const world = await startWorld({ throttling: true, rps: 1, seed });
+  try {
+    const to = new Date();
+    const from = new Date(to.getTime() - 90 * DAY_MS);
+    const users = generateRiskyUsers(PACED_USERS, { seed, from, to });
+    world.emulator.upsert('riskyUsers', users);
+    world.emulator.upsert('riskDetections', generateRiskDetections(n, { seed, from, to, users }));
+    world.emulator.resetStats();
+    log(`  paced sync of ${n.toLocaleString('en-US')} detections at 1 request/s (~${Math.ceil(n / 500)} s)...`);
+    const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), 60_000 + Math.ceil(n / 500) * 3000);
+    const [summary] = expectSucceeded(run, 'paced sync', n);
+    const emulator = world.emulator.stats();
+    const starts = run.result.fetches.map((f) => f.start);
+    const paced: PacedFigures = {
+      n,
+      records: summary!.records,
+      pages: summary!.pages,
+      durationMs: summary!.durationMs!,
+      runMs: run.result.timings.syncEndMs - run.result.timings.syncStartMs,
+      graphRatio: (summary!.pages - 1) / (summary!.durationMs! / 1000),
+      recordsPerSecond: summary!.records / (summary!.durationMs! / 1000),
+      graphRequests: graphRequestsOf(emulator, 'riskDetections'),
+      graph429: emulator.throttled,
+      clientThrottles: summary!.throttles,
+      retries: summary!.retries,
+      avgRequestIntervalMs: starts.length > 1 ? (starts[starts.length - 1]! - starts[0]!) / (starts.length - 1) : 0,
+      peakRssMB: mb(run.result.maxRssKB),
+      summary: summary!,
+      emulator,
+    };
+    log(`  ${paced.pages} pages in ${paced.durationMs} ms: graphRatio ${paced.graphRatio.toFixed(3)}, ${paced.graph429} x 429`);
+
+    // The quiet run needs a watermark on both collections: a first pass of riskyUsers (one page), then a pause as
+    // between two timer runs, so the new process does not start inside the previous one's request window.
+    await sleep(1100);
+    expectSucceeded(await runChild<SyncChildResult>('syncChild', ['--collections', 'riskyUsers'], world.env(), 60_000), 'riskyUsers first pass');
+    await sleep(1100);
+    world.emulator.resetStats();
+    log('  quiet run (nothing new, both collections)...');
+    const q = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections,riskyUsers'], world.env(), 60_000);
+    const summaries = expectSucceeded(q, 'quiet run');
+    const quietStats = world.emulator.stats();
+    const quiet: QuietFigures = {
+      collections: summaries.map((s) => ({
+        collection: s.collection,
+        outcome: s.outcome,
+        requests: s.requests,
+        pages: s.pages,
+        records: s.records,
+        transactions: s.transactions,
+        durationMs: s.durationMs!,
+        lookbackFrom: s.filterFrom,
+      })),
+      graphRequests: allGraphRequests(quietStats),
+      graph429: quietStats.throttled,
+      loadedMs: q.result.timings.loadedMs,
+      syncDoneMs: q.result.timings.syncEndMs,
+      runMs: q.result.timings.syncEndMs - q.result.timings.syncStartMs,
+      childWallMs: q.wallMs,
+      tableTransactions: q.result.transactions.length,
+      tableCalls: q.result.transactions.length + q.result.otherTableCalls.length,
+    };
+    log(`  quiet: ${quiet.graphRequests} Graph requests, sync done ${Math.round(quiet.syncDoneMs)} ms after process start`);
+    return { paced, quiet };
+  } finally {
+    await world.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function machine() {
+  let cpu = 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  } catch {
+    cpu = os.cpus()[0]?.model ?? 'unknown';
+  }
+  return {
+    node: process.version,
+    nproc: os.availableParallelism(),
+    cpu,
+    memoryGB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+// ---- report ----
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number) => `${fmt(n)} ms`;
+
+function targetRows(r: Report): { target: string; measured: string; met: boolean | undefined }[] {
+  const rows: { target: string; measured: string; met: boolean | undefined }[] = [
+    { target: 'ratio >= 0.9', measured: r.ceiling ? r.ceiling.ratio.toFixed(3) : 'n/a', met: r.ceiling ? r.ceiling.ratio >= 0.9 : undefined },
+  ];
+  if (r.paced) {
+    rows.push({ target: 'graphRatio >= 0.95', measured: r.paced.graphRatio.toFixed(3), met: r.paced.graphRatio >= 0.95 });
+    rows.push({ target: 'no 429 in the paced run', measured: String(r.paced.graph429), met: r.paced.graph429 === 0 });
+  }
+  if (r.quiet) {
+    const lookback = r.quiet.collections.reduce((s, c) => s + Math.max(0, c.pages - 1), 0);
+    rows.push({
+      target: 'quiet run: 1 request per collection + lookback pages',
+      measured: `${r.quiet.graphRequests} requests (${r.quiet.collections.length} collections, ${lookback} extra lookback pages)`,
+      met: r.quiet.graphRequests === r.quiet.collections.reduce((s, c) => s + c.pages, 0) && r.quiet.graph429 === 0,
+    });
+    rows.push({
+      target: 'quiet run < 2 s from process start',
+      measured: `${ms(r.quiet.syncDoneMs)} (spawn->exit ${ms(r.quiet.childWallMs)})`,
+      met: r.quiet.syncDoneMs < 2000,
+    });
+  }
+  if (r.rss) {
+    rows.push({
+      target: `peak RSS at ${fmt(r.rss.largeN)} within 30 MB of ${fmt(r.rss.smallN)}`,
+      measured: `${r.rss.largePeakRssMB} - ${r.rss.smallPeakRssMB} = ${r.rss.differenceMB.toFixed(1)} MB`,
+      met: r.rss.differenceMB <= 30,
+    });
+  }
+  return rows;
+}
+
+function breakdownLines(b: Breakdown): string[] {
+  const pct = (v: number) => `${((v / b.totalMs) * 100).toFixed(0)}%`;
+  return [
+    `  where the time went (engine critical path, ${b.pages} pages, ${ms(b.totalMs)}):`,
+    `    setup (tables, lease, run row)      ${ms(b.setupMs).padStart(10)}  ${pct(b.setupMs)}`,
+    `    waiting for Graph                   ${ms(b.waitGraphMs).padStart(10)}  ${pct(b.waitGraphMs)}  (${b.pagesWaitingForGraph} pages not prefetched in time)`,
+    `    mapping + batching                  ${ms(b.mapMs).padStart(10)}  ${pct(b.mapMs)}`,
+    `    data writes (writeRecords)          ${ms(b.writeMs).padStart(10)}  ${pct(b.writeMs)}  (avg ${b.avgInFlightWhileWriting.toFixed(2)} transactions in flight)`,
+    `    checkpoints                         ${ms(b.checkpointMs).padStart(10)}  ${pct(b.checkpointMs)}`,
+    `    finish (release, run row)           ${ms(b.finishMs).padStart(10)}  ${pct(b.finishMs)}`,
+    `    Graph request latency avg/p95       ${fmt(b.graphRequestMs.avg)} / ${fmt(b.graphRequestMs.p95)} ms`,
+    `    data transactions                   ${b.dataTransactions} (${b.partialTransactions} under 100 actions; avg ${b.avgActionsPerTransaction.toFixed(1)} actions, ${b.avgTransactionsPerPage.toFixed(1)} per page)`,
+    `    data transaction latency avg/p95    ${fmt(b.dataTransactionMs.avg)} / ${fmt(b.dataTransactionMs.p95)} ms`,
+    `    checkpoint transaction avg/p95      ${fmt(b.checkpointTransactionMs.avg)} / ${fmt(b.checkpointTransactionMs.p95)} ms`,
+  ];
+}
+
+interface Report {
+  machine: ReturnType<typeof machine>;
+  date: string;
+  options: Options;
+  full: FullFigures;
+  ceiling?: CeilingFigures;
+  paced?: PacedFigures;
+  quiet?: QuietFigures;
+  rss?: RssFigures;
+  targets: { target: string; measured: string; met: boolean | undefined }[];
+  totalSeconds: number;
+}
+
+function humanReport(r: Report): string {
+  const lines: string[] = [];
+  const m = r.machine;
+  lines.push('', `entra-risk-sync benchmark, ${r.date}`, `machine: node ${m.node}, ${m.nproc} CPUs (${m.cpu}), ${m.memoryGB} GB, ${m.platform}`, '');
+  const f = r.full;
+  lines.push(
+    `Full sync: N=${fmt(f.n)} risk detections over 90 days, emulator unthrottled, GRAPH_MAX_RPS=${FAST_RPS}`,
+    `  records/s                           ${fmt(f.recordsPerSecond)}  (${fmt(f.records)} records / RunSummary.durationMs ${ms(f.durationMs)}; run() ${ms(f.runMs)})`,
+    `  Graph requests                      ${f.graphRequests} (${f.pages} pages, ${f.graph429} x 429)`,
+    `  Table transactions                  ${f.dataTransactions} data + ${f.checkpointTransactions} checkpoints (+${f.stateTransactions - f.checkpointTransactions} other SyncState)`,
+    `  peak RSS of the sync process        ${f.peakRssMB} MB (peak heap used ${f.peakHeapUsedMB} MB)`,
+  );
+  if (f.breakdown) lines.push(...breakdownLines(f.breakdown));
+  if (r.ceiling) {
+    const c = r.ceiling;
+    lines.push(
+      '',
+      'Ceiling: the same rows rewritten to a new table, 100 per transaction by partition, 4 in flight',
+      `  write time                          ${ms(c.writeMs)} (${c.transactions} transactions over ${c.partitions} partitions, ${fmt(c.rowsPerSecond)} rows/s)`,
+      `  ratio = ceiling time / sync time    ${c.ratio.toFixed(3)}`,
+    );
+  }
+  if (r.paced) {
+    const p = r.paced;
+    lines.push(
+      '',
+      `Paced sync: N=${fmt(p.n)}, emulator at 1 request/s, GRAPH_MAX_RPS=1`,
+      `  pages / run time                    ${p.pages} pages in ${ms(p.durationMs)} (${fmt(p.recordsPerSecond)} records/s)`,
+      `  graphRatio = (pages - 1) s / time   ${p.graphRatio.toFixed(3)}`,
+      `  Graph requests / 429s               ${p.graphRequests} / ${p.graph429} (client retries ${p.retries}); avg interval ${fmt(p.avgRequestIntervalMs, 1)} ms`,
+      `  peak RSS of the sync process        ${p.peakRssMB} MB`,
+    );
+  }
+  if (r.quiet) {
+    const q = r.quiet;
+    lines.push('', 'Quiet run: nothing new, both collections, 1 request/s');
+    for (const c of q.collections) {
+      lines.push(`  ${c.collection.padEnd(36)}${c.requests} request(s), ${c.pages} page(s), ${c.records} records re-read, ${c.transactions} data transactions`);
+    }
+    lines.push(
+      `  Graph requests (emulator) / 429s    ${q.graphRequests} / ${q.graph429}`,
+      `  process start -> modules loaded     ${ms(q.loadedMs)}`,
+      `  process start -> sync done          ${ms(q.syncDoneMs)} (run() ${ms(q.runMs)}; spawn -> exit ${ms(q.childWallMs)})`,
+      `  Table calls                         ${q.tableCalls} (${q.tableTransactions} transactions)`,
+    );
+  }
+  if (r.rss) {
+    lines.push(
+      '',
+      `Memory: full sync at N=${fmt(r.rss.largeN)}`,
+      `  records/s                           ${fmt(r.rss.large.recordsPerSecond)} (${ms(r.rss.large.durationMs)})`,
+      `  peak RSS                            ${r.rss.largePeakRssMB} MB vs ${r.rss.smallPeakRssMB} MB at N=${fmt(r.rss.smallN)}: +${r.rss.differenceMB.toFixed(1)} MB`,
+    );
+  }
+  lines.push('', 'Targets');
+  for (const t of r.targets) lines.push(`  ${t.met === undefined ? '  -  ' : t.met ? ' met ' : 'MISSED'}  ${t.target.padEnd(56)} ${t.measured}`);
+  lines.push('', `(${fmt(r.totalSeconds)} s in all)`, '');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const opts = new Command('bench')
+    .description('Benchmark of the sync: throughput against the storage ceiling, Graph budget use, quiet run, memory')
+    .option('--n <count>', 'risk detections of the full sync', positiveInt, 10_000)
+    .option('--paced-n <count>', 'risk detections of the paced run (30 pages, ~30 s)', positiveInt, 15_000)
+    .option('--skip-paced', 'skip the paced run and the quiet run')
+    .option('--rss-check', 'also run a full sync of --rss-n records and compare its peak RSS')
+    .option('--rss-n <count>', 'records of the --rss-check run', positiveInt, 100_000)
+    .option('--seed <n>', 'seed of the generated data', positiveInt, 1)
+    .option('--json', 'print one JSON object with every figure on stdout')
+    .parse(argv)
+    .opts<Options>();
+
+  const started = performance.now();
+  const report: Partial<Report> = { machine: machine(), date: new Date().toISOString(), options: opts };
+
+  log(`[1/4] full sync of ${fmt(opts.n)} detections, then the ceiling`);
+  const first = await fullSync(opts.n, opts.seed, true);
+  report.full = first.full;
+  report.ceiling = first.ceiling;
+
+  if (!opts.skipPaced) {
+    log(`[2/4] paced sync and quiet run`);
+    const { paced, quiet } = await pacedAndQuiet(opts.pacedN, opts.seed);
+    report.paced = paced;
+    report.quiet = quiet;
+  }
+
+  if (opts.rssCheck) {
+    log(`[3/4] full sync of ${fmt(opts.rssN)} detections for the memory check`);
+    const { full: large } = await fullSync(opts.rssN, opts.seed, false);
+    const { summary: _s, emulator: _e, ...largeFigures } = large;
+    report.rss = {
+      smallN: opts.n,
+      smallPeakRssMB: first.full.peakRssMB,
+      largeN: opts.rssN,
+      largePeakRssMB: large.peakRssMB,
+      differenceMB: large.peakRssMB - first.full.peakRssMB,
+      large: largeFigures,
+    };
+  }
+  log('[4/4] done');
+  report.totalSeconds = (performance.now() - started) / 1000;
+  report.targets = targetRows(report as Report);
+  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(humanReport(report as Report));
+}
+
+const interrupt = (signal: NodeJS.Signals) => {
+  killChildren();
+  process.stderr.write(`\nbench: ${signal}, children killed\n`);
+  process.exit(130);
+};
+process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+
+main(process.argv).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    killChildren();
+    process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
