@@ -98,21 +98,23 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
   const state = lease.state;
   const table = tables.collections[name];
   summary.watermarkBefore = state.watermark;
-  if (state.activeRunId && state.activeRunKey && state.activeRunId !== runId) {
-    log.warn(`${name}: run ${state.activeRunId} stopped without finishing; resuming from its last checkpoint`);
-    await markInterrupted(tables.runs, settings.tenantId, name, state.activeRunKey, runId);
-    state.recountNeeded = true;
-  } else if (!lease.stateExisted && (await hasRowsOfTenant(table, settings.tenantId))) {
-    state.recountNeeded = true; // rows without counts (the state table was new): count them after this pass
-  }
-  state.activeRunId = runId;
-  state.activeRunKey = runRowKey(startedAt, runId);
-  await writeRun(tables.runs, summary);
-  await store.save(state);
-
-  const reader = deps.createReader(options.signal);
+  // Ctrl+C (signal) stops between pages; the reader itself is only cut off once the time budget is well past,
+  // so that a retry storm can not outlive the host's function timeout.
+  const reader = deps.createReader(options.timeBudgetMs === undefined ? undefined : AbortSignal.timeout(options.timeBudgetMs + 30_000));
   let dirty = false;
   try {
+    if (state.activeRunId && state.activeRunKey && state.activeRunId !== runId) {
+      log.warn(`${name}: run ${state.activeRunId} stopped without finishing; resuming from its last checkpoint`);
+      await markInterrupted(tables.runs, settings.tenantId, name, state.activeRunKey, runId);
+      state.recountNeeded = true;
+    } else if (!lease.stateExisted && (await hasRowsOfTenant(table, settings.tenantId))) {
+      state.recountNeeded = true; // rows without counts (the state table was new): count them after this pass
+    }
+    state.activeRunId = runId;
+    state.activeRunKey = runRowKey(startedAt, runId);
+    await writeRun(tables.runs, summary);
+    await store.save(state);
+
     const resumable = !options.full && state.pass;
     const pass: PassCheckpoint = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
     let atPassStart = !resumable;
