@@ -12,7 +12,6 @@ import type { CollectionDefinition } from '../sync/collections';
  * shows it as text instead of running it as a formula. Numbers (latitude, longitude) and booleans are written as
  * they are.
  */
-export const LOCATION_CSV_COLUMNS = ['locationCity', 'locationState', 'locationCountryOrRegion', 'locationLatitude', 'locationLongitude'] as const;
 
 type Cell = (record: Record<string, unknown>) => unknown;
 

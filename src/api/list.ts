@@ -61,7 +61,7 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
     const raw = params.get(name);
     if (raw === undefined) continue;
     const accepted = definition.enums[name] ?? [];
-    const values = raw.split(',');
+    const values = raw.split(',').map((v) => v.trim());
     for (const value of values) {
       if (!accepted.includes(value)) {
         throw badRequest(
@@ -109,7 +109,26 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
 
   const token = params.get('continuationToken');
   if (token !== undefined) query.continuationToken = token;
+
+  const listed = (query.riskLevel?.length ?? 0) + (query.riskState?.length ?? 0);
+  const others = comparisons(query) - listed;
+  if (listed > 0 && others + listed > MAX_COMPARISONS) {
+    throw badRequest(
+      `riskLevel and riskState list ${listed} values in all; with the other filters of this request they may list at most ${MAX_COMPARISONS - others} ` +
+        `(Table Storage allows ${MAX_COMPARISONS} comparisons per query): leave out a filter, or list fewer values`,
+    );
+  }
   return query;
+}
+
+/** Table Storage refuses a filter with more than 15 discrete comparisons. */
+export const MAX_COMPARISONS = 15;
+
+/** How many comparisons tableFilter() writes for a query. */
+export function comparisons(query: ListQuery): number {
+  const partition = COLLECTIONS[query.collection].partition.by === 'tenant' ? 1 : 2;
+  const single = [query.userId, query.userPrincipalName, query.since, query.until].filter((v) => v !== undefined).length;
+  return partition + (query.riskLevel?.length ?? 0) + (query.riskState?.length ?? 0) + single;
 }
 
 function parseDateTime(name: 'since' | 'until', raw: string, cursor: string): string {
@@ -118,7 +137,9 @@ function parseDateTime(name: 'since' | 'until', raw: string, cursor: string): st
       `${name} must be an ISO 8601 date and time with a time zone, between the years 1601 and 9999, ` +
         `e.g. 2024-05-01T00:00:00Z or 2024-05-01T02:00:00.5+02:00 (compared with ${cursor}), got ${quote(raw)}`,
     );
-  const m = DATETIME_SHAPE.exec(raw);
+  // An unencoded `+` of an offset arrives as a space (`?since=2024-05-01T02:00:00+02:00` typed as is): read it as `+`.
+  const value = raw.replace(/ (\d{2}:\d{2})$/, '+$1');
+  const m = DATETIME_SHAPE.exec(value);
   if (!m) throw problem();
   const [, y, mo, d, sign, oh, om] = m;
   const year = Number(y);
@@ -128,7 +149,7 @@ function parseDateTime(name: 'since' | 'until', raw: string, cursor: string): st
   if (year < 1601 || month < 1 || month > 12 || day < 1 || day > daysInMonth) throw problem();
   if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) throw problem();
   if (sign && (Number(oh) > 14 || Number(om) > 59)) throw problem();
-  const normalized = normalizeDateTime(raw);
+  const normalized = normalizeDateTime(value);
   if (!normalized || normalized < '1601-01-01') throw problem(); // an offset can move it out of range; years past 9999 print as +0...
   return normalized;
 }

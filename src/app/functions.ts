@@ -2,7 +2,7 @@ import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/f
 import type { Settings } from '../config/settings';
 import { COLLECTION_NAMES, type CollectionName } from '../sync/collections';
 import type { Logger } from '../sync/engine';
-import { sharedSyncService } from '../sync/service';
+import { sharedSyncService, type SyncService } from '../sync/service';
 import { httpFunctions } from '../api/routes';
 
 /**
@@ -35,16 +35,16 @@ export function timerFunctionName(collection: CollectionName): string {
   return `sync${collection[0]!.toUpperCase()}${collection.slice(1)}`;
 }
 
-function timerFunction(settings: Settings, collection: CollectionName): TimerFunction {
+function timerFunction(settings: Settings, collection: CollectionName, service: () => SyncService): TimerFunction {
   return {
     kind: 'timer',
     name: timerFunctionName(collection),
     schedule: settings.collections[collection].schedule,
     handler: async (timer, context) => {
-      const service = sharedSyncService();
-      const summary = await service.run(
+      const sync = service();
+      const summary = await sync.run(
         collection,
-        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: service.settings.timeBudgetSeconds * 1000 },
+        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: sync.settings.timeBudgetSeconds * 1000 },
         contextLogger(context),
       );
       if (summary.outcome === 'failed') throw new Error(`${collection} sync failed: ${summary.error}`);
@@ -52,6 +52,7 @@ function timerFunction(settings: Settings, collection: CollectionName): TimerFun
   };
 }
 
-export function buildFunctions(settings: Settings): FunctionDefinition[] {
-  return [...COLLECTION_NAMES.map((c) => timerFunction(settings, c)), ...httpFunctions(settings)];
+/** `service` gives the handlers their settings and table clients: in Azure the process's, built from app settings. */
+export function buildFunctions(settings: Settings, service: () => SyncService = sharedSyncService): FunctionDefinition[] {
+  return [...COLLECTION_NAMES.map((c) => timerFunction(settings, c, service)), ...httpFunctions(settings, service)];
 }

@@ -152,7 +152,8 @@ function loadDemo(): typeof import('../local/demo') {
 }
 
 export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }) {
-  const functions = buildFunctions(settings);
+  const service = createSyncService(settings);
+  const functions = buildFunctions(settings, () => service);
   const host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
   process.stderr.write(`local Functions host on ${host.url}\n`);
   for (const fn of functions) {

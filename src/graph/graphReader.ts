@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { AuthenticationHandler, HTTPMessageHandler, type AuthenticationProvider, type Context } from '@microsoft/microsoft-graph-client';
+import { AuthenticationHandler, HTTPMessageHandler, type AuthenticationProvider, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
 import { GraphAuthenticationError, GraphRequestError, GraphTransportError } from './errors';
@@ -68,6 +68,25 @@ class RefreshableTokenProvider implements AuthenticationProvider {
   }
 }
 
+/** Takes the pacer's slot after the token is in hand, so time spent getting a token never bunches requests up. */
+class PacingHandler implements Middleware {
+  private next?: Middleware;
+  constructor(private readonly pacer: Pacer, private readonly signal?: AbortSignal) {}
+
+  async execute(context: Context): Promise<void> {
+    const answered = await this.pacer.acquire(this.signal);
+    try {
+      await this.next!.execute(context);
+    } finally {
+      answered();
+    }
+  }
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
 /**
  * Reads Graph pages: paced per tenant, `Prefer: include-unknown-enum-members` on every request, next links
  * followed verbatim, and the one retry layer of the project (p-retry): 429, 5xx and transport failures back off
@@ -84,7 +103,9 @@ export class GraphReader {
   constructor(private readonly options: GraphReaderOptions) {
     this.tokens = new RefreshableTokenProvider(options.credentialFactory, options.scope);
     this.chain = new AuthenticationHandler(this.tokens);
-    this.chain.setNext(new HTTPMessageHandler());
+    const pacing = new PacingHandler(options.pacer, options.signal);
+    this.chain.setNext(pacing);
+    pacing.setNext(new HTTPMessageHandler());
     const root = new URL(options.graphRoot);
     this.origin = root.origin;
     this.customHosts = GRAPH_HOSTS.has(root.hostname) ? undefined : new Set([root.hostname]);
@@ -106,7 +127,6 @@ export class GraphReader {
     let refreshedToken = false;
     return pRetry(
       async () => {
-        await this.options.pacer.acquire(signal);
         this.stats.requests++;
         const { status, headers, text } = await this.send(url);
         if (status === 200) return parsePage(text, url);

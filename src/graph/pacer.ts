@@ -5,18 +5,50 @@
 export class Pacer {
   private nextSlot = 0;
   readonly intervalMs: number;
+  /** A request on a connection that may be new (first of the process, or after an idle spell) still in flight. */
+  private coldRequest?: Promise<void>;
+  private lastSettledAt = -Infinity;
+  private warmRttMs?: number;
 
   /** `margin` keeps us just under the budget, so clock jitter on either side does not cost a 429. */
-  constructor(requestsPerSecond: number, margin = 0.03) {
+  constructor(requestsPerSecond: number, margin = 0.03, private readonly idleMs = 4000) {
     this.intervalMs = (1000 / requestsPerSecond) * (1 + margin);
   }
 
-  /** Resolves when the caller may send its request; each call takes the next free slot. */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when the caller may send its request; each call takes the next free slot. Call the returned function
+   * when the answer (or a failure) arrives.
+   *
+   * Graph counts a request when it arrives. On a warm connection that is a steady moment after we send it; on a new
+   * one the TLS handshake (and a token fetch) can delay it by a good part of the interval, so the request after it
+   * would arrive too soon. A "cold" request therefore holds the others back until it is answered, and the next slot
+   * counts from then.
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    while (this.coldRequest) await this.coldRequest;
     const now = Date.now();
     const slot = Math.max(now, this.nextSlot);
     this.nextSlot = slot + this.intervalMs;
     if (slot > now) await sleep(slot - now, signal);
+    const sentAt = Date.now();
+    const cold = this.warmRttMs === undefined || sentAt - this.lastSettledAt > this.idleMs;
+    let release = () => undefined as void;
+    if (cold) this.coldRequest = new Promise<void>((resolve) => (release = resolve));
+    let settled = false;
+    return () => {
+      if (settled) return;
+      settled = true;
+      const answeredAt = Date.now();
+      this.lastSettledAt = answeredAt;
+      if (!cold) {
+        this.warmRttMs = Math.min(this.warmRttMs!, answeredAt - sentAt);
+        return;
+      }
+      this.holdUntil(answeredAt + this.intervalMs - (this.warmRttMs ?? 0));
+      this.warmRttMs ??= Infinity;
+      this.coldRequest = undefined;
+      release();
+    };
   }
 
   /** Holds every caller back until `until` (ms epoch): after a 429 or a Retry-After, the whole tenant waits. */

@@ -36,7 +36,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
       options.log.error(`local host: ${(error as Error).stack ?? String(error)}`);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      if (res.headersSent) return void res.destroy(); // cut a streamed body short rather than append an error to it
+      res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'InternalError', message: 'the function failed; see the host log' } }));
     });
   });
@@ -46,9 +47,17 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const path = url.pathname.replace(/\/+$/, '');
     let found: { fn: HttpFunction; params: Record<string, string> } | undefined;
     let methodMismatch = false;
-    if (path.startsWith('/api/')) {
+    let routePath: string | undefined;
+    try {
+      routePath = path.startsWith('/api/') ? decodeURIComponent(path.slice('/api/'.length)) : undefined;
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'BadRequest', message: 'the path is not valid percent-encoded UTF-8' } }));
+      return;
+    }
+    if (routePath !== undefined) {
       for (const route of routes) {
-        const params = route.match(decodeURIComponent(path.slice('/api/'.length)));
+        const params = route.match(routePath);
         if (!params) continue;
         if (!route.fn.methods.includes((req.method ?? 'GET') as never)) {
           methodMismatch = true;
