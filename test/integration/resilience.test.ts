@@ -108,7 +108,8 @@ describe('sync under crashes and concurrency', () => {
 
   it('kill -9 in the middle of a pass: the watermark stays, the next run resumes, nothing is lost or doubled', async () => {
     h = await world(9000, { emulator: { throttling: true, rps: 8 } });
-    const env = { GRAPH_MAX_RPS: '8', SYNC_LEASE_SECONDS: '3' };
+    // A lease long enough that the blocked run below starts inside it even on a loaded machine.
+    const env = { GRAPH_MAX_RPS: '8', SYNC_LEASE_SECONDS: '10' };
     const child = h.spawnCli(['sync', '--dataset', 'riskDetections'], env);
     await eventually(async () => ((await stateOf(h)).pass?.pages ?? 0) >= 4, 30_000, 'four checkpointed pages');
     child.kill('SIGKILL');
@@ -124,7 +125,8 @@ describe('sync under crashes and concurrency', () => {
     const blocked = await h.cli(['sync', '--dataset', 'riskDetections', '--json'], env);
     expect(blocked.code).toBe(0);
     expect(JSON.parse(blocked.stdout)[0]).toMatchObject({ outcome: 'skipped' });
-    await new Promise((r) => setTimeout(r, 3200));
+    const lease = await h.table('SyncState').getEntity<{ expiresAt: Date }>(h.emulator.tenantId, 'riskDetections.lease');
+    await new Promise((r) => setTimeout(r, Math.max(0, lease.expiresAt.getTime() - Date.now()) + 200));
     const resumed = await h.cli(['sync', '--dataset', 'riskDetections', '--json'], env);
     expect(resumed.code).toBe(0);
     const [summary] = JSON.parse(resumed.stdout) as { outcome: string; pages: number; records: number }[];
