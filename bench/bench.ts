@@ -11,13 +11,14 @@
  * 4. quiet run: the same world again with nothing new (both collections): requests, pages, time from process start;
  * 5. (--rss-check) a full sync of --rss-n records (default 100,000): peak RSS against phase 1's.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { generateRiskDetections, generateRiskyUsers, type EmulatorStats } from '../src/emulator';
+import { generateRiskDetections, generateRiskyUsers, type EmulatorStats, type RiskDetection, type RiskyUser } from '../src/emulator';
 import { COLLECTIONS } from '../src/sync/collections';
 import type { RunSummary } from '../src/sync/engine';
 import { analyse, type Breakdown } from './analysis';
+import { ownCpuMs, processCpuMs } from './cpu';
 import type { CeilingChildResult, SyncChildResult } from './childProtocol';
 import { killChildren, runChild, startWorld, type ChildRun } from './world';
 
@@ -27,14 +28,22 @@ const PACED_USERS = 300;
 /** Unthrottled runs: high enough that the pacer never waits (the settings allow at most 100). */
 const FAST_RPS = '100';
 
+/**
+ * Azurite's in-memory store scans a partition to insert a row (LokiJS), so an unthrottled sync slows down as its
+ * partitions fill: ~10 s for 10,000 rows, ~7 minutes for 100,000 on a 2-core machine. Timeouts allow for that.
+ */
+const fullTimeoutMs = (n: number) => 120_000 + n * 5 + (n / 1000) ** 2 * 150;
+
 interface Options {
   n: number;
+  repeat: number;
   pacedN: number;
   skipPaced?: boolean;
   rssCheck?: boolean;
   rssN: number;
   seed: number;
   json?: boolean;
+  jsonOut?: string;
 }
 
 function positiveInt(value: string): number {
@@ -61,7 +70,13 @@ interface FullFigures {
   checkpointTransactions: number;
   peakRssMB: number;
   peakHeapUsedMB: number;
+  /** RSS of the sync process over the run (MB), ~20 samples: flat when memory does not grow with the data. */
+  rssOverTimeMB: [number, number][];
   childWallMs: number;
+  /** os.loadavg() (1, 5, 15 min) when the sync started: other work on the machine skews every time. */
+  loadAverage: number[];
+  /** CPU time used while the sync child ran: Azurite, this process (the emulator serving pages), the child (ms). */
+  cpu: { azuriteMs?: number; emulatorMs: number; syncChildMs: number };
   breakdown?: Breakdown;
   summary: RunSummary;
   emulator: EmulatorStats;
@@ -75,6 +90,8 @@ interface CeilingFigures {
   writeMs: number;
   rowsPerSecond: number;
   ratio: number;
+  /** CPU time while the ceiling wrote: Azurite, the ceiling child (ms). */
+  cpu: { azuriteMs?: number; ceilingChildMs: number };
 }
 
 interface PacedFigures {
@@ -89,9 +106,20 @@ interface PacedFigures {
   graph429: number;
   clientThrottles: number;
   retries: number;
-  /** Average gap between two accepted Graph requests, measured by the child (ms). */
+  /** Gaps between two accepted Graph requests as the emulator saw them arrive (ms). */
   avgRequestIntervalMs: number;
+  minRequestIntervalMs: number;
+  /**
+   * The run time split: run() called -> first request at the emulator; first -> last request (the pacing: (pages - 1)
+   * intervals); last request -> run() resolved (the last page's answer, mapping, writes, release).
+   */
+  beforeFirstRequestMs: number;
+  pacingMs: number;
+  afterLastRequestMs: number;
+  /** (pages - 1) s / (first -> last request): how close the pacer runs to the budget (1 / (1 + margin) at best). */
+  pacingRatio: number;
   peakRssMB: number;
+  breakdown?: Breakdown;
   summary: RunSummary;
   emulator: EmulatorStats;
 }
@@ -109,6 +137,11 @@ interface QuietFigures {
   childWallMs: number;
   tableTransactions: number;
   tableCalls: number;
+  peakRssMB: number;
+  /** The Graph (and token) requests as the emulator saw them: ms after the first one, route, status. */
+  requestLog: { atMs: number; route: string; status: number | 'reset' }[];
+  /** When each Graph request left the child (getPage called / answered), ms after process start. */
+  fetches: { start: number; end: number; ok: boolean }[];
 }
 
 interface RssFigures {
@@ -118,6 +151,24 @@ interface RssFigures {
   largePeakRssMB: number;
   differenceMB: number;
   large: Omit<FullFigures, 'summary' | 'emulator'>;
+}
+
+/**
+ * `n` detections detected over the 90 days before `to`, none updated after `to`. The generator clamps
+ * lastUpdatedDateTime to its `to` (a detection closed up to 7 days after it was detected), which piles ~2% of all
+ * records on that one instant: the newest records, exactly those a quiet run re-reads in its lookback window. A
+ * tenant does not look like that, so the window is generated 10 days wider and the records updated after `to` are
+ * left out (seeded, so the data is the same on every run).
+ */
+function detectionsOver90Days(n: number, seed: number, to: Date, users?: readonly RiskyUser[]): RiskDetection[] {
+  const from = new Date(to.getTime() - 90 * DAY_MS);
+  const until = new Date(to.getTime() + 10 * DAY_MS);
+  for (let count = Math.ceil(n * 1.2); ; count = Math.ceil(count * 1.2)) {
+    const kept = generateRiskDetections(count, { seed, from, to: until, ...(users ? { users } : {}) }).filter(
+      (d) => Date.parse(d.detectedDateTime!) <= to.getTime() && Date.parse(d.lastUpdatedDateTime!) <= to.getTime(),
+    );
+    if (kept.length >= n) return kept.slice(0, n);
+  }
 }
 
 function graphRequestsOf(stats: EmulatorStats, route: 'riskDetections' | 'riskyUsers'): number {
@@ -150,10 +201,15 @@ async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<
   try {
     const to = new Date();
     const t0 = performance.now();
-    world.emulator.upsert('riskDetections', generateRiskDetections(n, { seed, from: new Date(to.getTime() - 90 * DAY_MS), to }));
+    world.emulator.upsert('riskDetections', detectionsOver90Days(n, seed, to));
     log(`  seeded ${n.toLocaleString('en-US')} detections in ${((performance.now() - t0) / 1000).toFixed(1)} s; syncing...`);
     world.emulator.resetStats();
-    const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), 120_000 + n * 5);
+    const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
+    const azuriteBefore = processCpuMs(world.azurite.process.pid);
+    const ownBefore = ownCpuMs();
+    const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), fullTimeoutMs(n));
+    const emulatorCpuMs = ownCpuMs() - ownBefore;
+    const azuriteAfter = processCpuMs(world.azurite.process.pid);
     const [summary] = expectSucceeded(run, `full sync of ${n}`, n);
     const emulator = world.emulator.stats();
     const breakdown = analyse(run.result);
@@ -172,7 +228,14 @@ async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<
       checkpointTransactions: state.filter((t) => t.progressBefore >= 1 && t.progressBefore < summary!.pages).length,
       peakRssMB: mb(run.result.maxRssKB),
       peakHeapUsedMB: run.result.peakHeapUsedMB,
+      rssOverTimeMB: downsample(run.result.rssSeries, 20),
       childWallMs: run.wallMs,
+      loadAverage,
+      cpu: {
+        azuriteMs: azuriteBefore !== undefined && azuriteAfter !== undefined ? azuriteAfter - azuriteBefore : undefined,
+        emulatorMs: emulatorCpuMs,
+        syncChildMs: run.result.cpuMs,
+      },
       breakdown,
       summary: summary!,
       emulator,
@@ -182,7 +245,12 @@ async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<
 
     log('  ceiling: rewriting the synced rows with ideal batching...');
     const table = COLLECTIONS.riskDetections.defaultTable;
-    const c = await runChild<CeilingChildResult>('ceilingChild', ['--source', table, '--target', `Ceiling${table}`], world.env(), 120_000 + n * 5);
+    const c = await runChild<CeilingChildResult>(
+      'ceilingChild',
+      ['--source', table, '--target', `Ceiling${table}`, ...(world.azurite.process.pid ? ['--azurite-pid', String(world.azurite.process.pid)] : [])],
+      world.env(),
+      fullTimeoutMs(n),
+    );
     if (c.result.rows !== n) throw new Error(`ceiling: read ${c.result.rows} rows back, expected ${n}`);
     const ceiling: CeilingFigures = {
       rows: c.result.rows,
@@ -192,6 +260,7 @@ async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<
       writeMs: c.result.writeMs,
       rowsPerSecond: c.result.rows / (c.result.writeMs / 1000),
       ratio: c.result.writeMs / full.durationMs,
+      cpu: { azuriteMs: c.result.azuriteCpuMs, ceilingChildMs: c.result.cpuMs },
     };
     log(`  ceiling: ${ceiling.rows} rows in ${Math.round(ceiling.writeMs)} ms; ratio ${ceiling.ratio.toFixed(3)}`);
     return { full, ceiling };
@@ -208,13 +277,17 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
     const from = new Date(to.getTime() - 90 * DAY_MS);
     const users = generateRiskyUsers(PACED_USERS, { seed, from, to });
     world.emulator.upsert('riskyUsers', users);
-    world.emulator.upsert('riskDetections', generateRiskDetections(n, { seed, from, to, users }));
+    world.emulator.upsert('riskDetections', detectionsOver90Days(n, seed, to, users));
     world.emulator.resetStats();
     log(`  paced sync of ${n.toLocaleString('en-US')} detections at 1 request/s (~${Math.ceil(n / 500)} s)...`);
     const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), 60_000 + Math.ceil(n / 500) * 3000);
     const [summary] = expectSucceeded(run, 'paced sync', n);
     const emulator = world.emulator.stats();
-    const starts = run.result.fetches.map((f) => f.start);
+    const accepted = world.emulator
+      .requestLog()
+      .filter((e) => e.listener === 'graph' && e.status === 200)
+      .map((e) => Date.parse(e.at));
+    const gaps = accepted.slice(1).map((t, i) => t - accepted[i]!);
     const paced: PacedFigures = {
       n,
       records: summary!.records,
@@ -227,8 +300,14 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
       graph429: emulator.throttled,
       clientThrottles: summary!.throttles,
       retries: summary!.retries,
-      avgRequestIntervalMs: starts.length > 1 ? (starts[starts.length - 1]! - starts[0]!) / (starts.length - 1) : 0,
+      avgRequestIntervalMs: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : 0,
+      minRequestIntervalMs: gaps.length ? Math.min(...gaps) : 0,
+      beforeFirstRequestMs: accepted[0]! - (run.result.timings.timeOrigin + run.result.timings.syncStartMs),
+      pacingMs: accepted[accepted.length - 1]! - accepted[0]!,
+      afterLastRequestMs: run.result.timings.timeOrigin + run.result.timings.syncEndMs - accepted[accepted.length - 1]!,
+      pacingRatio: (accepted.length - 1) / ((accepted[accepted.length - 1]! - accepted[0]!) / 1000),
       peakRssMB: mb(run.result.maxRssKB),
+      breakdown: analyse(run.result),
       summary: summary!,
       emulator,
     };
@@ -244,6 +323,7 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
     const q = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections,riskyUsers'], world.env(), 60_000);
     const summaries = expectSucceeded(q, 'quiet run');
     const quietStats = world.emulator.stats();
+    const quietLog = world.emulator.requestLog();
     const quiet: QuietFigures = {
       collections: summaries.map((s) => ({
         collection: s.collection,
@@ -263,12 +343,20 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
       childWallMs: q.wallMs,
       tableTransactions: q.result.transactions.length,
       tableCalls: q.result.transactions.length + q.result.otherTableCalls.length,
+      peakRssMB: mb(q.result.maxRssKB),
+      requestLog: quietLog.map((e) => ({ atMs: Date.parse(e.at) - Date.parse(quietLog[0]!.at), route: e.route, status: e.status })),
+      fetches: q.result.fetches.map((f) => ({ start: Math.round(f.start), end: Math.round(f.end), ok: f.ok })),
     };
     log(`  quiet: ${quiet.graphRequests} Graph requests, sync done ${Math.round(quiet.syncDoneMs)} ms after process start`);
     return { paced, quiet };
   } finally {
     await world.close();
   }
+}
+
+function downsample<T>(items: T[], count: number): T[] {
+  if (items.length <= count) return items;
+  return Array.from({ length: count }, (_, i) => items[Math.round((i * (items.length - 1)) / (count - 1))]!);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -295,6 +383,7 @@ function machine() {
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ms = (n: number) => `${fmt(n)} ms`;
+const cpu = (n: number | undefined) => (n === undefined ? 'n/a' : ms(n));
 
 function targetRows(r: Report): { target: string; measured: string; met: boolean | undefined }[] {
   const rows: { target: string; measured: string; met: boolean | undefined }[] = [
@@ -350,6 +439,10 @@ interface Report {
   options: Options;
   full: FullFigures;
   ceiling?: CeilingFigures;
+  /** With --repeat: every full sync + ceiling pair (the reported one has the median ratio). */
+  repeats?: { syncMs: number; ceilingMs: number; ratio: number; peakRssMB: number }[];
+  /** With --repeat: fastest ceiling / fastest sync. */
+  ratioOfBest?: number;
   paced?: PacedFigures;
   quiet?: QuietFigures;
   rss?: RssFigures;
@@ -368,6 +461,8 @@ function humanReport(r: Report): string {
     `  Graph requests                      ${f.graphRequests} (${f.pages} pages, ${f.graph429} x 429)`,
     `  Table transactions                  ${f.dataTransactions} data + ${f.checkpointTransactions} checkpoints (+${f.stateTransactions - f.checkpointTransactions} other SyncState)`,
     `  peak RSS of the sync process        ${f.peakRssMB} MB (peak heap used ${f.peakHeapUsedMB} MB)`,
+    `  load average at start (1/5/15 min)  ${f.loadAverage.join(' / ')}`,
+    `  CPU while syncing                   Azurite ${cpu(f.cpu.azuriteMs)}, emulator ${cpu(f.cpu.emulatorMs)}, sync process ${cpu(f.cpu.syncChildMs)} (wall ${ms(f.durationMs)})`,
   );
   if (f.breakdown) lines.push(...breakdownLines(f.breakdown));
   if (r.ceiling) {
@@ -376,8 +471,15 @@ function humanReport(r: Report): string {
       '',
       'Ceiling: the same rows rewritten to a new table, 100 per transaction by partition, 4 in flight',
       `  write time                          ${ms(c.writeMs)} (${c.transactions} transactions over ${c.partitions} partitions, ${fmt(c.rowsPerSecond)} rows/s)`,
+      `  CPU while writing                   Azurite ${cpu(c.cpu.azuriteMs)}, ceiling process ${cpu(c.cpu.ceilingChildMs)}`,
       `  ratio = ceiling time / sync time    ${c.ratio.toFixed(3)}`,
     );
+    if (r.repeats) {
+      lines.push(
+        `  ratios of the ${r.repeats.length} runs           ${r.repeats.map((x) => `${x.ratio.toFixed(3)} (${fmt(x.ceilingMs)} / ${fmt(x.syncMs)} ms)`).join(', ')}; median reported`,
+        `  best ceiling / best sync            ${r.ratioOfBest!.toFixed(3)}`,
+      );
+    }
   }
   if (r.paced) {
     const p = r.paced;
@@ -386,9 +488,11 @@ function humanReport(r: Report): string {
       `Paced sync: N=${fmt(p.n)}, emulator at 1 request/s, GRAPH_MAX_RPS=1`,
       `  pages / run time                    ${p.pages} pages in ${ms(p.durationMs)} (${fmt(p.recordsPerSecond)} records/s)`,
       `  graphRatio = (pages - 1) s / time   ${p.graphRatio.toFixed(3)}`,
-      `  Graph requests / 429s               ${p.graphRequests} / ${p.graph429} (client retries ${p.retries}); avg interval ${fmt(p.avgRequestIntervalMs, 1)} ms`,
+      `  Graph requests / 429s               ${p.graphRequests} / ${p.graph429} (client retries ${p.retries}); request gaps avg ${fmt(p.avgRequestIntervalMs)} ms, min ${fmt(p.minRequestIntervalMs)} ms`,
+      `  run time split                      ${ms(p.beforeFirstRequestMs)} to the first request, ${ms(p.pacingMs)} first -> last request (pacing ratio ${p.pacingRatio.toFixed(3)}), ${ms(p.afterLastRequestMs)} after the last`,
       `  peak RSS of the sync process        ${p.peakRssMB} MB`,
     );
+    if (p.breakdown) lines.push(...breakdownLines(p.breakdown));
   }
   if (r.quiet) {
     const q = r.quiet;
@@ -397,10 +501,11 @@ function humanReport(r: Report): string {
       lines.push(`  ${c.collection.padEnd(36)}${c.requests} request(s), ${c.pages} page(s), ${c.records} records re-read, ${c.transactions} data transactions`);
     }
     lines.push(
-      `  Graph requests (emulator) / 429s    ${q.graphRequests} / ${q.graph429}`,
+      `  Graph requests / 429s               ${q.graphRequests} / ${q.graph429}; at the emulator: ${q.requestLog.map((e) => `+${e.atMs} ms ${e.route} ${e.status}`).join(', ')}`,
       `  process start -> modules loaded     ${ms(q.loadedMs)}`,
       `  process start -> sync done          ${ms(q.syncDoneMs)} (run() ${ms(q.runMs)}; spawn -> exit ${ms(q.childWallMs)})`,
       `  Table calls                         ${q.tableCalls} (${q.tableTransactions} transactions)`,
+      `  peak RSS of the sync process        ${q.peakRssMB} MB`,
     );
   }
   if (r.rss) {
@@ -409,6 +514,7 @@ function humanReport(r: Report): string {
       `Memory: full sync at N=${fmt(r.rss.largeN)}`,
       `  records/s                           ${fmt(r.rss.large.recordsPerSecond)} (${ms(r.rss.large.durationMs)})`,
       `  peak RSS                            ${r.rss.largePeakRssMB} MB vs ${r.rss.smallPeakRssMB} MB at N=${fmt(r.rss.smallN)}: +${r.rss.differenceMB.toFixed(1)} MB`,
+      `  RSS over the run (s: MB)            ${r.rss.large.rssOverTimeMB.map(([t, v]) => `${Math.round(t / 1000)}: ${v}`).join(', ')}`,
     );
   }
   lines.push('', 'Targets');
@@ -421,22 +527,34 @@ async function main(argv: string[]): Promise<void> {
   const opts = new Command('bench')
     .description('Benchmark of the sync: throughput against the storage ceiling, Graph budget use, quiet run, memory')
     .option('--n <count>', 'risk detections of the full sync', positiveInt, 10_000)
+    .option('--repeat <count>', 'run the full sync and the ceiling this many times; the run with the median ratio is reported', positiveInt, 1)
     .option('--paced-n <count>', 'risk detections of the paced run (30 pages, ~30 s)', positiveInt, 15_000)
     .option('--skip-paced', 'skip the paced run and the quiet run')
     .option('--rss-check', 'also run a full sync of --rss-n records and compare its peak RSS')
     .option('--rss-n <count>', 'records of the --rss-check run', positiveInt, 100_000)
     .option('--seed <n>', 'seed of the generated data', positiveInt, 1)
     .option('--json', 'print one JSON object with every figure on stdout')
+    .option('--json-out <file>', 'also write that JSON object to a file (with the human report on stdout)')
     .parse(argv)
     .opts<Options>();
 
   const started = performance.now();
   const report: Partial<Report> = { machine: machine(), date: new Date().toISOString(), options: opts };
 
-  log(`[1/4] full sync of ${fmt(opts.n)} detections, then the ceiling`);
-  const first = await fullSync(opts.n, opts.seed, true);
+  const attempts: Awaited<ReturnType<typeof fullSync>>[] = [];
+  for (let i = 0; i < opts.repeat; i++) {
+    log(`[1/4] full sync of ${fmt(opts.n)} detections, then the ceiling${opts.repeat > 1 ? ` (${i + 1} of ${opts.repeat})` : ''}`);
+    attempts.push(await fullSync(opts.n, opts.seed, true));
+  }
+  const byRatio = [...attempts].sort((a, b) => a.ceiling!.ratio - b.ceiling!.ratio);
+  const first = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
   report.full = first.full;
   report.ceiling = first.ceiling;
+  if (opts.repeat > 1) {
+    report.repeats = attempts.map((a) => ({ syncMs: a.full.durationMs, ceilingMs: Math.round(a.ceiling!.writeMs), ratio: a.ceiling!.ratio, peakRssMB: a.full.peakRssMB }));
+    // Other work on the machine only ever adds time: the best of each is the best estimate of its own cost.
+    report.ratioOfBest = Math.min(...report.repeats.map((x) => x.ceilingMs)) / Math.min(...report.repeats.map((x) => x.syncMs));
+  }
 
   if (!opts.skipPaced) {
     log(`[2/4] paced sync and quiet run`);
@@ -461,6 +579,7 @@ async function main(argv: string[]): Promise<void> {
   log('[4/4] done');
   report.totalSeconds = (performance.now() - started) / 1000;
   report.targets = targetRows(report as Report);
+  if (opts.jsonOut) writeFileSync(opts.jsonOut, `${JSON.stringify(report, null, 2)}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(humanReport(report as Report));
 }

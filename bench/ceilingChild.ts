@@ -10,6 +10,7 @@
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { Command } from 'commander';
 import { RESULT_PREFIX, type CeilingChildResult } from './childProtocol';
+import { ownCpuMs, processCpuMs } from './cpu';
 
 const BATCH = 100;
 const IN_FLIGHT = 4;
@@ -33,8 +34,9 @@ async function main(argv: string[]): Promise<number> {
   const opts = new Command('ceilingChild')
     .requiredOption('--source <table>', 'table the sync wrote')
     .requiredOption('--target <table>', 'new table to write into')
+    .option('--azurite-pid <pid>', "Azurite's process id, to report its CPU time while writing", Number)
     .parse(argv)
-    .opts<{ source: string; target: string }>();
+    .opts<{ source: string; target: string; azuritePid?: number }>();
   const connection = process.env.TABLES_CONNECTION_STRING;
   if (!connection) throw new Error('TABLES_CONNECTION_STRING is not set');
   const client = (table: string) => TableClient.fromConnectionString(connection, table, { allowInsecureConnection: true });
@@ -59,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   }
   await target.createTable();
 
+  const cpuBefore = ownCpuMs();
+  const azuriteBefore = processCpuMs(opts.azuritePid);
   const writeStart = performance.now();
   let next = 0;
   const worker = async () => {
@@ -69,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
   };
   await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, batches.length) }, worker));
   const writeMs = performance.now() - writeStart;
+  const cpuMs = ownCpuMs() - cpuBefore;
+  const azuriteAfter = processCpuMs(opts.azuritePid);
 
   const result: CeilingChildResult = {
     kind: 'ceiling',
@@ -78,13 +84,16 @@ async function main(argv: string[]): Promise<number> {
     readMs,
     writeMs,
     maxRssKB: process.resourceUsage().maxRSS,
+    cpuMs,
+    azuriteCpuMs: azuriteBefore !== undefined && azuriteAfter !== undefined ? azuriteAfter - azuriteBefore : undefined,
   };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
   return 0;
 }
 
 main(process.argv).then(
-  (code) => process.exit(code),
+  // Exit once the result line is flushed: a pipe takes a large write in several chunks.
+  (code) => void process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     process.stderr.write(`ceilingChild failed: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exit(2);

@@ -45,11 +45,15 @@ export interface SyncChildResult {
   summaries: RunSummary[];
   /** process.resourceUsage().maxRSS: peak resident set of the child, in KB (Linux). */
   maxRssKB: number;
-  /** Largest RSS seen by a 20 ms sampler (MB), and samples every ~250 ms [ms since start, MB]. */
+  /** CPU time of the child during run()/runAll() (ms). */
+  cpuMs: number;
+  /** Largest RSS seen by a 50 ms sampler (MB), and samples every ~250 ms [ms since start, MB]. */
   sampledPeakRssMB: number;
   rssSeries: [number, number][];
   peakHeapUsedMB: number;
   timings: {
+    /** performance.timeOrigin of the child (ms since the epoch): converts its times to wall-clock time. */
+    timeOrigin: number;
     /** When the child's script started executing (Node itself booted), ms since process start. */
     scriptStartMs: number;
     /** When the project's modules (and the SDKs) were loaded. */
@@ -72,6 +76,9 @@ export interface CeilingChildResult {
   readMs: number;
   writeMs: number;
   maxRssKB: number;
+  /** CPU time of the ceiling child while writing, and of Azurite (when its pid was given) while writing (ms). */
+  cpuMs: number;
+  azuriteCpuMs?: number;
 }
 
 export type ChildResult = SyncChildResult | CeilingChildResult;

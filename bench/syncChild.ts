@@ -24,12 +24,14 @@ import {
   type SyncChildResult,
   type TransactionTiming,
 } from './childProtocol';
+import { ownCpuMs } from './cpu';
 
 const loadedAt = performance.now(); // the project's modules (SDKs included) are loaded
 
 interface Options {
   collections: CollectionName[];
   full?: boolean;
+  verbose?: boolean;
 }
 
 const fetches: FetchTiming[] = [];
@@ -109,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
       ['riskDetections'] as CollectionName[],
     )
     .option('--full', 'ignore the watermark')
+    .option('--verbose', 'a line on stderr per page stored')
     .parse(argv);
   const opts = program.opts<Options>();
 
@@ -128,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
       lastKept = now;
     }
   };
-  const sampler = setInterval(sample, 20);
+  const sampler = setInterval(sample, 50);
   sampler.unref();
 
   instrumentGraph();
@@ -145,14 +148,19 @@ async function main(argv: string[]): Promise<number> {
   const runOptions = {
     trigger: 'bench',
     full: opts.full,
-    onProgress: (p: { pages: number; records: number }) => progress.push({ at: performance.now(), pages: p.pages, records: p.records }),
+    onProgress: (p: { collection: string; pages: number; records: number; elapsedMs: number }) => {
+      progress.push({ at: performance.now(), pages: p.pages, records: p.records });
+      if (opts.verbose) process.stderr.write(`progress ${p.collection} ${p.pages} pages ${p.records} records ${p.elapsedMs} ms\n`);
+    },
   };
+  const cpuBefore = ownCpuMs();
   const syncStartMs = performance.now();
   const summaries: RunSummary[] =
     opts.collections.length === 1
       ? [await service.run(opts.collections[0]!, runOptions, log)]
       : await service.runAll(opts.collections, runOptions, log);
   const syncEndMs = performance.now();
+  const cpuMs = ownCpuMs() - cpuBefore;
   clearInterval(sampler);
   sample();
 
@@ -160,10 +168,11 @@ async function main(argv: string[]): Promise<number> {
     kind: 'sync',
     summaries,
     maxRssKB: process.resourceUsage().maxRSS,
+    cpuMs,
     sampledPeakRssMB: round(sampledPeak / 2 ** 20),
     rssSeries,
     peakHeapUsedMB: round(peakHeap / 2 ** 20),
-    timings: { scriptStartMs: scriptStartAt, loadedMs: loadedAt, syncStartMs, syncEndMs },
+    timings: { timeOrigin: performance.timeOrigin, scriptStartMs: scriptStartAt, loadedMs: loadedAt, syncStartMs, syncEndMs },
     fetches,
     transactions,
     otherTableCalls,
@@ -178,7 +187,8 @@ function round(n: number): number {
 }
 
 main(process.argv).then(
-  (code) => process.exit(code),
+  // Exit once the result line is flushed: a pipe takes a large write in several chunks.
+  (code) => void process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     process.stderr.write(`syncChild failed: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exit(2);

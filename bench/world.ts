@@ -106,7 +106,13 @@ export function runChild<T extends ChildResult>(script: string, args: string[], 
       const wallMs = performance.now() - started;
       clearTimeout(timer);
       live.delete(child);
-      const result = parseChildResult(stdout) as T | undefined;
+      let result: T | undefined;
+      try {
+        result = parseChildResult(stdout) as T | undefined;
+      } catch (error) {
+        reject(new Error(`${script} printed a result that is not JSON (${(error as Error).message}); stderr:\n${stderr.slice(-STDERR_KEEP)}`));
+        return;
+      }
       if (!result) {
         reject(new Error(`${script} exited with ${code ?? signal} without a result; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
         return;

@@ -43,7 +43,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse) {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const url = requestUrl(req);
     const path = url.pathname.replace(/\/+$/, '');
     let found: { fn: HttpFunction; params: Record<string, string> } | undefined;
     let methodMismatch = false;
@@ -133,6 +133,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       await Promise.all(running.values());
     },
   };
+}
+
+/** The request's URL. A Host header that is no host[:port] (`exa mple`, `[`) must not fail the request: localhost then. */
+function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    return new URL(req.url ?? '/', 'http://localhost');
+  }
 }
 
 function invocationContext(functionName: string, log: Logger): InvocationContext {

@@ -2,6 +2,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { count, emptyAggregates, MISSING_AGGREGATE, type Aggregates } from './aggregates';
 import type { MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
+import { normalizeDateTime } from '../sync/datetime';
 
 export interface WriteOptions {
   aggregateBy: readonly string[];
@@ -37,11 +38,16 @@ export async function writeRecords(client: TableClient, records: MappedRecord[],
     } catch (error) {
       if (!isStatus(error, 409)) throw error;
       const previous = await readCounted(client, batch, options.aggregateBy);
+      // A row holding this very write (same syncedAt) was created by this batch: its answer was lost and the SDK's
+      // retry got 409. It was not there before, so it counts as new.
+      batch.forEach((r, i) => {
+        if (previous[i]?.syncedAt === syncedAtOf(r)) previous[i] = undefined;
+      });
       result.transactions++;
       await client.submitTransaction(batch.map((r): TransactionAction => ['upsert', r.entity, 'Replace']));
       batch.forEach((r, i) => {
         const old = previous[i];
-        if (old) count(result.delta, old, -1, false);
+        if (old) count(result.delta, old.counted, -1, false);
         count(result.delta, r.aggregates, 1, !old);
       });
     }
@@ -55,17 +61,27 @@ export async function writeRecords(client: TableClient, records: MappedRecord[],
  * the partition's size, whereas a filter of `RowKey eq a or RowKey eq b ...` scans the partition.
  */
 async function readCounted(client: TableClient, batch: MappedRecord[], columns: readonly string[]) {
-  return mapLimit(batch, 16, async ({ entity }) => {
+  return mapLimit(batch, 16, async ({ entity }): Promise<{ counted: Record<string, string>; syncedAt?: string } | undefined> => {
     try {
       const row = await client.getEntity<Record<string, unknown>>(entity.partitionKey, entity.rowKey, {
-        queryOptions: { select: [...columns] },
+        queryOptions: { select: [...columns, 'syncedAt'] },
+        disableTypeConversion: true,
       });
-      return Object.fromEntries(columns.map((c) => [c, typeof row[c] === 'string' && row[c] !== '' ? (row[c] as string) : MISSING_AGGREGATE]));
+      const text = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
+      return {
+        counted: Object.fromEntries(columns.map((c) => [c, typeof text(row[c]) === 'string' && text(row[c]) !== '' ? (text(row[c]) as string) : MISSING_AGGREGATE])),
+        syncedAt: normalizeDateTime(text(row.syncedAt)),
+      };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
     }
   });
+}
+
+function syncedAtOf(record: MappedRecord): string | undefined {
+  const value = record.entity.syncedAt;
+  return normalizeDateTime(value && typeof value === 'object' ? value.value : value);
 }
 
 /** Groups by partition, keeps one version per id (the one with the latest cursor), cuts at 100 rows / 3.5 MiB. */

@@ -61,6 +61,7 @@ type Row = Record<string, unknown> & { etag?: string };
 
 export class CollectionStateStore {
   private leaseEtag?: string;
+  private runId?: string;
   private queue: Promise<unknown> = Promise.resolve();
   private heartbeat?: NodeJS.Timeout;
 
@@ -106,8 +107,13 @@ export class CollectionStateStore {
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
       const winner = await this.getRow(this.leaseKey);
-      return { acquired: false, holder: String(winner?.runId ?? 'another run'), expiresAt: String(winner?.expiresAt ?? '') };
+      // Our own write, whose answer was lost: the SDK's retry of it conflicted with it. The lease is ours.
+      if (winner?.runId !== runId || typeof winner.etag !== 'string') {
+        return { acquired: false, holder: String(winner?.runId ?? 'another run'), expiresAt: String(winner?.expiresAt ?? '') };
+      }
+      this.leaseEtag = winner.etag;
     }
+    this.runId = runId;
     const row = await this.getRow(this.collection);
     this.heartbeat = setInterval(() => void this.renew().catch(() => undefined), Math.max(1000, this.leaseMs / 3));
     this.heartbeat.unref();
@@ -136,13 +142,26 @@ export class CollectionStateStore {
       try {
         this.leaseEtag = (await this.client.updateEntity(lease, 'Merge', { etag: this.leaseEtag })).etag;
       } catch (error) {
+        if (isStatus(error, 412) && (await this.stillOurs())) return;
         if (isStatus(error, 412, 404)) clearInterval(this.heartbeat);
         throw error;
       }
     });
   }
 
-  private async writeWithLease(state: CollectionState, leaseUntil: number): Promise<void> {
+  /**
+   * After a 412 on our lease: whether the lease is still ours, its ETag having moved only by a write of ours whose
+   * answer was lost (the SDK retried it, and the retry no longer matched). Another run that takes the lease writes its
+   * own run id. When still ours, the current ETag is adopted.
+   */
+  private async stillOurs(): Promise<boolean> {
+    const lease = await this.getRow(this.leaseKey);
+    if (!this.runId || lease?.runId !== this.runId || typeof lease.etag !== 'string') return false;
+    this.leaseEtag = lease.etag;
+    return true;
+  }
+
+  private async writeWithLease(state: CollectionState, leaseUntil: number, retried = false): Promise<void> {
     const actions: TransactionAction[] = [
       ['update', { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(leaseUntil) }, 'Merge', { etag: this.leaseEtag }],
       ['upsert', encodeState(this.tenantId, this.collection, state), 'Replace'],
@@ -152,6 +171,8 @@ export class CollectionStateStore {
       // The lease update is the first action of the transaction.
       this.leaseEtag = response.subResponses[0]?.etag ?? (await this.getRow(this.leaseKey))?.etag;
     } catch (error) {
+      // The transaction (idempotent: a Replace and a lease renewal) is written again when the lease is still ours.
+      if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(state, leaseUntil, true);
       if (isStatus(error, 412, 404)) {
         clearInterval(this.heartbeat);
         throw new LeaseLostError(this.collection);

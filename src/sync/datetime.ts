@@ -35,6 +35,12 @@ export function fromDate(date: Date): string {
   return `${date.toISOString().slice(0, 23)}0000Z`;
 }
 
+export function minDateTime(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a <= b ? a : b;
+}
+
 export function maxDateTime(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;

@@ -10,7 +10,7 @@ import { markInterrupted, runRowKey, writeRun, type RunRecord } from '../store/s
 import { CollectionStateStore, type CollectionState, type PassCheckpoint } from '../store/syncState';
 import { ensureTables, type SyncTables } from '../store/tables';
 import { COLLECTIONS, type CollectionDefinition, type CollectionName } from './collections';
-import { fromDate, maxDateTime, minusMinutes } from './datetime';
+import { fromDate, maxDateTime, minDateTime, minusMinutes, normalizeDateTime } from './datetime';
 
 /**
  * The sync engine: one pass of one collection, the same for every declared collection.
@@ -112,12 +112,16 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
     }
     state.activeRunId = runId;
     state.activeRunKey = runRowKey(startedAt, runId);
-    await writeRun(tables.runs, summary);
+    // The state names this run before its SyncRuns row exists: a run killed in between leaves no `running` row that
+    // nobody marks (the next run marks the run the state names, creating its row if need be).
     await store.save(state);
+    await writeRun(tables.runs, summary);
 
     const resumable = !options.full && state.pass;
     const pass: PassCheckpoint = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
     let atPassStart = !resumable;
+    /** A pass begun by an earlier run is followed by a new one, so that a run that succeeds has read Graph as of its start. */
+    let catchUp = Boolean(resumable);
     summary.filterFrom = pass.from;
     if (resumable) log.info(`${name}: resuming the pass started ${pass.startedAt} after ${pass.pages} pages`);
 
@@ -175,7 +179,21 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
 
       if (!page.nextLink) {
         state.pass = undefined;
-        state.watermark = maxDateTime(state.watermark, pass.maxCursor);
+        // Graph pages over the records that matched when the pass began: one changed or added after that may have been
+        // missed although the pass stored later cursors. The watermark stays at or before the pass's start, so the
+        // next pass reads them (the lookback covers the clock difference with Graph).
+        state.watermark = maxDateTime(state.watermark, minDateTime(pass.maxCursor, normalizeDateTime(pass.startedAt)));
+        if (catchUp && !stop) {
+          catchUp = false;
+          await store.save(state);
+          Object.assign(pass, newPass(collection, reader, settings, state, options.full), { runId });
+          log.info(`${name}: the resumed pass is complete; reading what changed since it began, from ${pass.from ?? 'the beginning'}`);
+          summary.filterFrom = pass.from;
+          url = pass.nextLink;
+          atPassStart = true;
+          pending = prefetch(reader, url);
+          continue;
+        }
         summary.outcome = 'succeeded';
         break;
       }
@@ -220,6 +238,9 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
   };
   // The run ends here whatever its outcome (its own SyncRuns row says how); only a kill leaves activeRunId set.
   state.activeRunId = state.activeRunKey = undefined;
+  // The row says how the run ended before the state stops naming the run: killed in between, the run is marked
+  // interrupted by the next one instead of staying `running` (finish() writes the row again, with the final outcome).
+  await writeRun(tables.runs, summary).catch(() => undefined);
   try {
     await store.release(state);
   } catch (error) {

@@ -1,0 +1,111 @@
+import http from 'node:http';
+import { buildFunctions } from '../../src/app/functions';
+import { startLocalHost } from '../../src/host/localHost';
+import { checkFinal, type RunRecordOfTest } from './invariants';
+import { applyMutations, Clock, Prng, seedTenant } from './mutations';
+import { quietLogger, startWorld, type World } from './world';
+
+/**
+ * The bugs the reliability suite found, each pinned by a deterministic test (the seeds that found them are in the
+ * README). Each of these fails without its fix.
+ */
+describe('reliability regressions', () => {
+  let world: World;
+  const env = { SYNC_LEASE_SECONDS: '3', GRAPH_MAX_RPS: '100', GRAPH_RETRY_BASE_MS: '10' };
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(() => world?.close());
+
+  async function tenant(seed: number, detections = 400) {
+    await world.reset(seed, { pageSize: 50 });
+    seedTenant(world.emulator, seed, { users: 30, detections });
+  }
+
+  const runs: RunRecordOfTest[] = [];
+  const run = async (collection: 'riskDetections' | 'riskyUsers', options: { timeBudgetMs?: number } = {}, overrides: Record<string, string> = {}) => {
+    const summary = await world.service({ ...env, ...overrides }).run(collection, { trigger: 'test', ...options }, quietLogger);
+    runs.push({ collection, runId: summary.runId, outcome: summary.outcome, error: summary.error, label: 'test' });
+    return summary;
+  };
+  let lostBefore = 0;
+  const lost = () => (world.proxy.stats.faults.lostResponse ?? 0) - lostBefore;
+  beforeEach(() => {
+    runs.length = 0;
+    lostBefore = world.proxy.stats.faults.lostResponse ?? 0;
+  });
+
+  it('the answer to a batch of new rows is lost after it committed (the SDK retries, gets 409): the counts stay exact', async () => {
+    await tenant(301);
+    world.proxy.addFault({ kind: 'lostResponse', count: 1, match: { kinds: ['batch'], tables: ['RiskDetections'] } });
+    expect(await run('riskDetections')).toMatchObject({ outcome: 'succeeded' });
+    expect(lost()).toBe(1);
+    const state = await world.state('riskDetections');
+    expect(state.aggregates.total).toBe((await world.stored('riskDetections')).length);
+    await run('riskyUsers');
+    expect(await checkFinal(world, runs, 'lost batch answer')).toEqual([]);
+  });
+
+  it('the answer to a SyncState transaction is lost after it committed: the run keeps its lease and succeeds', async () => {
+    await tenant(302);
+    world.proxy.addFault({ kind: 'lostResponse', count: 1, match: { kinds: ['batch'], tables: ['SyncState'] } });
+    const summary = await run('riskDetections');
+    expect(lost()).toBe(1);
+    expect(summary).toMatchObject({ outcome: 'succeeded' });
+    await run('riskyUsers');
+    expect(await checkFinal(world, runs, 'lost state answer')).toEqual([]);
+  });
+
+  it('the answer to the lease acquisition is lost after it committed: the run does not step aside for itself', async () => {
+    await tenant(303);
+    world.proxy.addFault({ kind: 'lostResponse', count: 1, match: { kinds: ['write'], tables: ['SyncState'] } });
+    const summary = await run('riskDetections');
+    expect(lost()).toBe(1);
+    expect(summary).toMatchObject({ outcome: 'succeeded' });
+  });
+
+  it('a run that completes a pass begun by an earlier run reads what changed since: one clean run is exact', async () => {
+    await tenant(304);
+    expect(await run('riskDetections', { timeBudgetMs: 1 })).toMatchObject({ outcome: 'partial', pages: 1 });
+    applyMutations(world.emulator, [{ kind: 'add', n: 25 }, { kind: 'update', collection: 'riskDetections', n: 10 }], new Prng(304), new Clock());
+    expect(await run('riskDetections')).toMatchObject({ outcome: 'succeeded' });
+    expect(await world.stored('riskDetections')).toEqual(world.expected('riskDetections'));
+  });
+
+  it('lookback 0: a record added while a pass was cut short is not passed over by the watermark', async () => {
+    await tenant(305);
+    const lookback0 = { SYNC_LOOKBACK_MINUTES: '0' };
+    expect(await run('riskDetections', { timeBudgetMs: 1 }, lookback0)).toMatchObject({ outcome: 'partial' });
+    const clock = new Clock();
+    // A new detection, then a change to one the cut pass has not read yet (its cursor is the newest of all).
+    applyMutations(world.emulator, [{ kind: 'add', n: 1 }], new Prng(305), clock);
+    const stored = new Set((await world.stored('riskDetections')).map((r) => r.id));
+    const unread = world.emulator.list('riskDetections', { visibleOnly: true }).find((d) => !stored.has(d.id) && d.lastUpdatedDateTime! < new Date(Date.now() - 60_000).toISOString())!;
+    world.emulator.upsert('riskDetections', { ...unread, riskState: 'dismissed', lastUpdatedDateTime: clock.next() });
+    expect(await run('riskDetections', {}, lookback0)).toMatchObject({ outcome: 'succeeded' });
+    expect(await run('riskDetections', {}, lookback0)).toMatchObject({ outcome: 'succeeded' });
+    expect(await world.stored('riskDetections')).toEqual(world.expected('riskDetections'));
+  });
+
+  it('the local host answers a request whose Host header is no host name (it used to answer 500)', async () => {
+    await tenant(306, 50);
+    const service = world.service(env);
+    const host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
+    try {
+      const port = new URL(host.url).port;
+      for (const hostHeader of ['exa mple', '[', '%zz', 'a:b:c']) {
+        const status = await new Promise<number>((resolve, reject) => {
+          http
+            .get({ host: '127.0.0.1', port, path: '/api/snapshot/riskyUsers?top=1', headers: { host: hostHeader } }, (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            })
+            .on('error', reject);
+        });
+        expect({ hostHeader, status }).toEqual({ hostHeader, status: 200 });
+      }
+    } finally {
+      await host.close();
+    }
+  });
+});
