@@ -178,9 +178,10 @@ const ncrontab = z.string().transform((raw, ctx) => {
   }
 });
 
-const tableName = z.string().refine((v) => TABLE_NAME.test(v), {
-  message: 'must be a table name: 3 to 63 letters and digits, starting with a letter',
-});
+const tableName = z
+  .string()
+  .refine((v) => TABLE_NAME.test(v), { message: 'must be a table name: 3 to 63 letters and digits, starting with a letter' })
+  .refine((v) => v.toLowerCase() !== 'tables', { message: "must not be 'Tables', a name Table Storage reserves" });
 
 /** Reads, validates and defaults the settings. Throws ConfigurationError naming every bad setting. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {

@@ -74,6 +74,7 @@ describe('loadSettings', () => {
     [{ SYNC_SCHEDULE_RISKY_USERS: '0 */70 * * * *' }, 'SYNC_SCHEDULE_RISKY_USERS', /NCRONTAB/],
     [{ TABLE_RISK_DETECTIONS: 'risk-detections' }, 'TABLE_RISK_DETECTIONS', /table name/],
     [{ TABLE_RISKY_USERS: 'RiskDetections' }, 'TABLE_RISKY_USERS', /already/],
+    [{ TABLE_SYNC_RUNS: 'tables' }, 'TABLE_SYNC_RUNS', /reserves/],
     [{ HTTP_AUTH_LEVEL: 'none' }, 'HTTP_AUTH_LEVEL', /function, admin or anonymous/],
     [{ AZURE_CLIENT_ID: 'abc' }, 'AZURE_CLIENT_ID', /GUID/],
     [{ AZURE_CLIENT_SECRET: 's3cret' }, 'AZURE_CLIENT_ID', /required when AZURE_CLIENT_SECRET/],
