@@ -1,6 +1,5 @@
 import { runConcurrency } from './concurrencyRun';
-import { watchUnhandled } from './process';
-import { startWorld, type World } from './world';
+import { worldPerFile } from './worldPerFile';
 
 /**
  * Concurrency (issue 6): four CLI syncs of the same tenant and collections started together, then a timer run of the
@@ -8,21 +7,13 @@ import { startWorld, type World } from './world';
  * by the storage), exact tables, every run in SyncRuns with its outcome.
  */
 describe('concurrent syncs', () => {
-  let world: World;
-  const unhandled = watchUnhandled();
-  beforeAll(async () => {
-    world = await startWorld();
-  });
-  afterAll(async () => {
-    await world?.close();
-    unhandled.stop();
-  });
+  const { world, unhandled } = worldPerFile();
 
   it('four syncs together, then a timer run overlapping a manual sync: one writer at a time, exact tables', async () => {
-    const result = await runConcurrency(world, 1, 4);
+    const result = await runConcurrency(world(), 1, 4);
     expect(result.violations).toEqual([]);
     expect(result.runs).toBe(4 * 2 + 1 + 2);
-    expect(world.children()).toEqual([]);
+    expect(world().children()).toEqual([]);
     expect(unhandled.reasons).toEqual([]);
   }, 90_000);
 });

@@ -1,6 +1,5 @@
 import { KILL_MODES, runCrashSeed } from './crashRun';
-import { watchUnhandled } from './process';
-import { startWorld, type World } from './world';
+import { worldPerFile } from './worldPerFile';
 
 /**
  * Crashes (issue 6): the CLI sync killed with SIGKILL at each kind of moment (by time; right after a checkpoint; in the
@@ -9,21 +8,13 @@ import { startWorld, type World } from './world';
  * `npm run soak -- --kills K` kills K times per seed.
  */
 describe('kill -9 at seeded moments', () => {
-  let world: World;
-  const unhandled = watchUnhandled();
-  beforeAll(async () => {
-    world = await startWorld();
-  });
-  afterAll(async () => {
-    await world?.close();
-    unhandled.stop();
-  });
+  const { world, unhandled } = worldPerFile();
 
   it.each(KILL_MODES.map((mode, i) => [mode, 100 + i] as const))('killed at "%s" (seed %i), then run again: exact tables', async (mode, seed) => {
-    const result = await runCrashSeed(world, seed, 1, [mode]);
+    const result = await runCrashSeed(world(), seed, 1, [mode]);
     if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
     expect(result.kills).toBe(1);
-    expect(world.children()).toEqual([]);
+    expect(world().children()).toEqual([]);
     expect(unhandled.reasons).toEqual([]);
   }, 60_000);
 });

@@ -1,6 +1,5 @@
 import { runFaultSeed } from './faultRun';
-import { watchUnhandled } from './process';
-import { startWorld, type World } from './world';
+import { worldPerFile } from './worldPerFile';
 
 /**
  * Fault schedules (issue 6): a fixed set of seeds in CI; `npm run soak -- --seeds N` runs many more. Each seed drives
@@ -14,18 +13,10 @@ import { startWorld, type World } from './world';
 const CI_SEEDS = [2, 3, 7, 12, 23, 24, 25, 26, 40];
 
 describe('fault schedules', () => {
-  let world: World;
-  const unhandled = watchUnhandled();
-  beforeAll(async () => {
-    world = await startWorld();
-  });
-  afterAll(async () => {
-    await world?.close();
-    unhandled.stop();
-  });
+  const { world, unhandled } = worldPerFile();
 
   it.each(CI_SEEDS)('seed %i: after the faults and one clean run, the tables are exact and every invariant holds', async (seed) => {
-    const result = await runFaultSeed(world, seed);
+    const result = await runFaultSeed(world(), seed);
     if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
     expect(result.violations).toEqual([]);
     expect(unhandled.reasons).toEqual([]);
