@@ -34,3 +34,8 @@ export function merge(target: Aggregates, delta: Aggregates): Aggregates {
 
 /** The value counted for a row whose aggregate column is empty. */
 export const MISSING_AGGREGATE = '(none)';
+
+/** The value a row is counted under for one aggregate column. */
+export function countedValue(value: unknown): string {
+  return typeof value === 'string' && value !== '' ? value : MISSING_AGGREGATE;
+}

@@ -1,4 +1,4 @@
-import { MISSING_AGGREGATE } from './aggregates';
+import { countedValue } from './aggregates';
 import type { TableEntity } from '@azure/data-tables';
 import type { CollectionDefinition } from '../sync/collections';
 import { normalizeDateTime } from '../sync/datetime';
@@ -128,7 +128,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   const aggregates: Record<string, string> = {};
   for (const column of collection.aggregateBy) {
     const value = record[column];
-    aggregates[column] = typeof value === 'string' && value !== '' ? value : MISSING_AGGREGATE;
+    aggregates[column] = countedValue(value);
   }
   return { entity, cursor: normalizeDateTime(record[collection.cursor]), aggregates, adjustments };
 }

@@ -1,5 +1,5 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { count, emptyAggregates, MISSING_AGGREGATE, type Aggregates } from './aggregates';
+import { count, countedValue, emptyAggregates, type Aggregates } from './aggregates';
 import type { MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
 import { normalizeDateTime } from '../sync/datetime';
@@ -30,7 +30,7 @@ const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
 export async function writeRecords(client: TableClient, records: MappedRecord[], options: WriteOptions): Promise<WriteResult> {
   const batches = toBatches(records);
   const result: WriteResult = { written: 0, transactions: 0, delta: emptyAggregates() };
-  await forEachLimit(batches, options.parallelism ?? 4, async (batch) => {
+  await mapLimit(batches, options.parallelism ?? 4, async (batch) => {
     result.transactions++;
     try {
       await client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
@@ -69,7 +69,7 @@ async function readCounted(client: TableClient, batch: MappedRecord[], columns: 
       });
       const text = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
       return {
-        counted: Object.fromEntries(columns.map((c) => [c, typeof text(row[c]) === 'string' && text(row[c]) !== '' ? (text(row[c]) as string) : MISSING_AGGREGATE])),
+        counted: Object.fromEntries(columns.map((c) => [c, countedValue(text(row[c]))])),
         syncedAt: normalizeDateTime(text(row.syncedAt)),
       };
     } catch (error) {
@@ -113,11 +113,7 @@ function toBatches(records: MappedRecord[]): MappedRecord[][] {
   return batches;
 }
 
-export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  await mapLimit(items, limit, fn);
-}
-
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed: unknown;

@@ -3,7 +3,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings';
 import { GraphRequestError } from '../graph/errors';
 import type { GraphPage, GraphReader } from '../graph/graphReader';
-import { count, emptyAggregates, merge, MISSING_AGGREGATE, type Aggregates } from '../store/aggregates';
+import { count, countedValue, emptyAggregates, merge, type Aggregates } from '../store/aggregates';
 import { toEntity, type MappedRecord } from '../store/entityMapping';
 import { writeRecords } from '../store/entityWriter';
 import { markInterrupted, runRowKey, writeRun, type RunRecord } from '../store/syncRuns';
@@ -300,7 +300,7 @@ export async function recount(table: TableClient, collection: CollectionDefiniti
   });
   for await (const row of rows) {
     const values = Object.fromEntries(
-      collection.aggregateBy.map((c) => [c, typeof row[c] === 'string' && row[c] !== '' ? (row[c] as string) : MISSING_AGGREGATE]),
+      collection.aggregateBy.map((c) => [c, countedValue(row[c])]),
     );
     count(aggregates, values, 1);
   }
