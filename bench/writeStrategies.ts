@@ -7,16 +7,12 @@
  * in no order), mapped with the engine's toEntity, cut into pages of 500. No Graph here: only mapping and writing.
  *
  * - ceiling: every row mapped beforehand (untimed), grouped by partition, 100 per transaction, 4 in flight;
- * - engine: what src/sync/engine.ts does per page: map, writeRecords (4 in flight), then a checkpoint
- *   (CollectionStateStore.save), page after page;
- * - engine-no-checkpoint: the same without the checkpoint;
- * - pipelined: page-grouped batches as the engine makes them, but one pool of 4 transactions in flight across page
- *   boundaries (page n+1 is mapped while page n's last transactions run); page n's checkpoint is saved, serialized,
- *   once pages <= n are stored; at most 2 pages unfinished;
- * - pipelined-full-batches: pipelined, and rows wait per partition until there are 100 (a partition's rows older
- *   than the previous page are flushed as they are), so almost every transaction is full; at most 3 pages unfinished
- *   (the one being mapped, and the rows of the two before it still buffered or in flight);
- * - pipelined-full-batches-ckpt-1s: the same, with at most one checkpoint per second (the last one is the release).
+ * - per-page: the engine before issue 5's changes: map a page, write it (EntityWriter, 4 in flight), wait for all of
+ *   it, save a checkpoint (CollectionStateStore.save), next page;
+ * - engine: what src/sync/engine.ts does: one EntityWriter across pages (4 transactions in flight across page
+ *   boundaries, full transactions across pages, at most two pages unfinished) and a background checkpoint
+ *   (CollectionStateStore.checkpoint) whenever the pages up to one are stored;
+ * - engine-no-checkpoint: the same without the checkpoints.
  */
 import { randomUUID } from 'node:crypto';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
@@ -25,7 +21,7 @@ import { generateRiskDetections, startGraphEmulator, Prng } from '../src/emulato
 import { startAzurite, type Azurite } from '../src/local/azurite';
 import { emptyAggregates } from '../src/store/aggregates';
 import { toEntity, type Entity } from '../src/store/entityMapping';
-import { writeRecords } from '../src/store/entityWriter';
+import { EntityWriter } from '../src/store/entityWriter';
 import { CollectionStateStore, type CollectionState } from '../src/store/syncState';
 import { COLLECTIONS } from '../src/sync/collections';
 import { fromDate } from '../src/sync/datetime';
@@ -38,8 +34,8 @@ const TENANT = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';
 const collection = COLLECTIONS.riskDetections;
 
 type Record_ = Record<string, unknown>;
-type StrategyName = 'ceiling' | 'engine' | 'engine-no-checkpoint' | 'pipelined' | 'pipelined-full-batches' | 'pipelined-full-batches-ckpt-1s';
-const STRATEGIES: StrategyName[] = ['ceiling', 'engine', 'engine-no-checkpoint', 'pipelined', 'pipelined-full-batches', 'pipelined-full-batches-ckpt-1s'];
+type StrategyName = 'ceiling' | 'per-page' | 'engine' | 'engine-no-checkpoint';
+const STRATEGIES: StrategyName[] = ['ceiling', 'per-page', 'engine', 'engine-no-checkpoint'];
 
 interface Outcome {
   ms: number;
@@ -69,23 +65,6 @@ function toBatches(entities: Entity[]): Entity[][] {
   return batches;
 }
 
-class Semaphore {
-  private waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
 const checkpointOf = (ctx: Ctx, page: number): CollectionState => ({
   ...ctx.state,
   pass: { nextLink: `https://graph.example/next/${page}`, pages: page + 1, records: (page + 1) * PAGE, startedAt: new Date().toISOString(), runId: 'bench' },
@@ -103,98 +82,38 @@ async function ceiling(ctx: Ctx): Promise<Outcome> {
   return { ms: performance.now() - start, transactions: batches.length, checkpoints: 0 };
 }
 
-async function engine(ctx: Ctx, checkpoints: boolean): Promise<Outcome> {
+const mapPage = (page: Record_[]) => page.map((r) => toEntity(collection, r, TENANT, fromDate(new Date())));
+
+async function perPage(ctx: Ctx): Promise<Outcome> {
   const start = performance.now();
-  let transactions = 0;
+  const writer = new EntityWriter(ctx.data, { aggregateBy: collection.aggregateBy, parallelism: IN_FLIGHT });
   let saves = 0;
   for (let p = 0; p < ctx.pages.length; p++) {
-    const mapped = ctx.pages[p]!.map((r) => toEntity(collection, r, TENANT, fromDate(new Date())));
-    const written = await writeRecords(ctx.data, mapped, { aggregateBy: collection.aggregateBy, parallelism: IN_FLIGHT });
-    transactions += written.transactions;
-    if (checkpoints && p < ctx.pages.length - 1) {
+    await writer.add(mapPage(ctx.pages[p]!));
+    await writer.flush();
+    if (p < ctx.pages.length - 1) {
       await ctx.store.save(checkpointOf(ctx, p));
       saves++;
     }
   }
-  return { ms: performance.now() - start, transactions, checkpoints: saves };
+  return { ms: performance.now() - start, transactions: writer.transactions, checkpoints: saves };
 }
 
-async function pipelined(ctx: Ctx, fullBatches: boolean, checkpointEveryMs = 0): Promise<Outcome> {
+async function engine(ctx: Ctx, checkpoints: boolean): Promise<Outcome> {
   const start = performance.now();
-  const sem = new Semaphore(IN_FLIGHT);
-  const remaining: number[] = ctx.pages.map((p) => p.length);
-  const pageDone: { promise: Promise<void>; resolve: () => void }[] = ctx.pages.map(() => {
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    return { promise, resolve };
-  });
-  let transactions = 0;
   let saves = 0;
-  let failed: unknown;
-  let checkpointed = -1;
-  let lastSave = -Infinity;
-  let chain: Promise<void> = Promise.resolve();
-  const inFlight = new Set<Promise<void>>();
-
-  const onStored = (pagesOfRows: number[]) => {
-    for (const p of pagesOfRows) if (--remaining[p]! === 0) pageDone[p]!.resolve();
-    // Checkpoint the newest page up to which everything is stored (one save for several pages done at once).
-    let upTo = checkpointed;
-    while (upTo + 1 < ctx.pages.length - 1 && remaining[upTo + 1] === 0) upTo++;
-    if (upTo > checkpointed && performance.now() - lastSave >= checkpointEveryMs) {
-      checkpointed = upTo;
-      lastSave = performance.now();
-      chain = chain.then(() => {
-        saves++;
-        return ctx.store.save(checkpointOf(ctx, upTo));
-      });
-    }
-  };
-  const submit = async (rows: { e: Entity; page: number }[]) => {
-    await sem.acquire();
-    if (failed) throw failed;
-    transactions++;
-    const tx = ctx.data
-      .submitTransaction(rows.map((r): TransactionAction => ['create', r.e]))
-      .then(
-        () => onStored(rows.map((r) => r.page)),
-        (error: unknown) => void (failed ??= error),
-      )
-      .finally(() => {
-        sem.release();
-        inFlight.delete(tx);
-      });
-    inFlight.add(tx);
-  };
-
-  const buffers = new Map<string, { e: Entity; page: number }[]>();
-  for (let p = 0; p < ctx.pages.length; p++) {
-    const rows = ctx.pages[p]!.map((r) => ({ e: map(r), page: p }));
-    if (!fullBatches) {
-      for (const batch of toBatches(rows.map((r) => r.e))) await submit(batch.map((e) => ({ e, page: p })));
-    } else {
-      for (const row of rows) {
-        const list = buffers.get(row.e.partitionKey) ?? [];
-        list.push(row);
-        buffers.set(row.e.partitionKey, list);
-      }
-      const last = p === ctx.pages.length - 1;
-      for (const [key, list] of buffers) {
-        while (list.length >= BATCH) await submit(list.splice(0, BATCH));
-        // Rows older than the previous page do not wait any longer (at most ~2 pages held).
-        if (list.length > 0 && (last || list[0]!.page < p)) await submit(list.splice(0));
-        if (list.length === 0) buffers.delete(key);
-      }
-    }
-    // Bounded memory: at most two pages unfinished (three with full batches, whose rows wait in the buffers).
-    const behind = fullBatches ? 2 : 1;
-    if (p >= behind) await pageDone[p - behind]!.promise;
-    if (failed) throw failed;
-  }
-  await Promise.all([...inFlight]);
-  if (failed) throw failed;
-  await chain;
-  return { ms: performance.now() - start, transactions, checkpoints: saves };
+  const writer = new EntityWriter(ctx.data, {
+    aggregateBy: collection.aggregateBy,
+    parallelism: IN_FLIGHT,
+    onStored: (p) => {
+      if (!checkpoints || p === ctx.pages.length - 1) return;
+      saves++;
+      ctx.store.checkpoint(checkpointOf(ctx, p));
+    },
+  });
+  for (let p = 0; p < ctx.pages.length; p++) await writer.add(mapPage(ctx.pages[p]!));
+  await writer.flush();
+  return { ms: performance.now() - start, transactions: writer.transactions, checkpoints: saves };
 }
 
 async function runStrategy(name: StrategyName, pages: Record_[][]): Promise<Outcome & { azuriteCpuMs?: number; ownCpuMs: number }> {
@@ -212,10 +131,8 @@ async function runStrategy(name: StrategyName, pages: Record_[][]): Promise<Outc
     const cpuBefore = ownCpuMs();
     let outcome: Outcome;
     if (name === 'ceiling') outcome = await ceiling(ctx);
-    else if (name === 'engine') outcome = await engine(ctx, true);
-    else if (name === 'engine-no-checkpoint') outcome = await engine(ctx, false);
-    else if (name === 'pipelined') outcome = await pipelined(ctx, false);
-    else outcome = await pipelined(ctx, true, name === 'pipelined-full-batches-ckpt-1s' ? 1000 : 0);
+    else if (name === 'per-page') outcome = await perPage(ctx);
+    else outcome = await engine(ctx, name === 'engine');
     const azAfter = processCpuMs(azurite.process.pid);
     await store.release(ctx.state);
     let stored = 0;
@@ -255,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
   for (let i = 0; i < records.length; i += PAGE) pages.push(records.slice(i, i + PAGE));
 
   // Warm-up (JIT, sockets), discarded: otherwise the first strategy of the first round pays for it.
-  await runStrategy('pipelined', pages.slice(0, 4));
+  await runStrategy('engine', pages.slice(0, 4));
   const results = new Map<StrategyName, (Outcome & { azuriteCpuMs?: number; ownCpuMs: number })[]>();
   for (let round = 0; round < opts.rounds; round++) {
     const order = STRATEGIES.map((_, i) => STRATEGIES[(i + round) % STRATEGIES.length]!);

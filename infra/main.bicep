@@ -104,6 +104,9 @@ param syncTimeBudgetSeconds string = '540'
 @minLength(1)
 param syncLeaseSeconds string = '120'
 
+@description('SYNC_CHECKPOINT_SECONDS: Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one.')
+param syncCheckpointSeconds string = '1'
+
 @description('SYNC_SCHEDULE_RISK_DETECTIONS: NCRONTAB schedule (6 fields, UTC) of the risk detections timer.')
 @minLength(11)
 param syncScheduleRiskDetections string = '0 */10 * * * *'
@@ -179,6 +182,7 @@ module resources 'resources.bicep' = {
     syncInitialDays: syncInitialDays
     syncTimeBudgetSeconds: syncTimeBudgetSeconds
     syncLeaseSeconds: syncLeaseSeconds
+    syncCheckpointSeconds: syncCheckpointSeconds
     syncScheduleRiskDetections: syncScheduleRiskDetections
     syncScheduleRiskyUsers: syncScheduleRiskyUsers
     tableRiskDetections: tableRiskDetections

@@ -83,6 +83,9 @@ param syncInitialDays string
 param syncTimeBudgetSeconds string
 @description('SYNC_LEASE_SECONDS')
 param syncLeaseSeconds string
+
+@description('SYNC_CHECKPOINT_SECONDS')
+param syncCheckpointSeconds string
 @description('SYNC_SCHEDULE_RISK_DETECTIONS')
 param syncScheduleRiskDetections string
 @description('SYNC_SCHEDULE_RISKY_USERS')
@@ -144,6 +147,7 @@ var syncAppSettings = {
   SYNC_INITIAL_DAYS: syncInitialDays
   SYNC_TIME_BUDGET_SECONDS: syncTimeBudgetSeconds
   SYNC_LEASE_SECONDS: syncLeaseSeconds
+  SYNC_CHECKPOINT_SECONDS: syncCheckpointSeconds
   SYNC_SCHEDULE_RISK_DETECTIONS: syncScheduleRiskDetections
   SYNC_SCHEDULE_RISKY_USERS: syncScheduleRiskyUsers
   TABLE_RISK_DETECTIONS: tableRiskDetections

@@ -59,6 +59,7 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: 'SYNC_TIME_BUDGET_SECONDS', default: '540', description: 'How long one timer run may page before it checkpoints and stops' },
   { name: 'SYNC_LEASE_SECONDS', default: '120', description: 'Lease that keeps two runs of one collection apart; renewed while a run is alive' },
+  { name: 'SYNC_CHECKPOINT_SECONDS', default: '1', description: 'Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one' },
   ...COLLECTION_SETTINGS,
   { name: 'TABLE_SYNC_STATE', default: 'SyncState', description: 'Table of watermarks, checkpoints, leases and aggregates' },
   { name: 'TABLE_SYNC_RUNS', default: 'SyncRuns', description: 'Table with one row per run' },
@@ -91,6 +92,7 @@ export interface Settings {
   initialDays?: number;
   timeBudgetSeconds: number;
   leaseSeconds: number;
+  checkpointSeconds: number;
   collections: Record<CollectionName, CollectionSettings>;
   stateTable: string;
   runsTable: string;
@@ -255,6 +257,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const initialDays = read('SYNC_INITIAL_DAYS', number({ int: true, min: 1, max: 3650, unit: 'days' }));
   const timeBudgetSeconds = read('SYNC_TIME_BUDGET_SECONDS', number({ int: true, min: 10, max: 86_400, unit: 'seconds' }));
   const leaseSeconds = read('SYNC_LEASE_SECONDS', number({ int: true, min: 3, max: 3600, unit: 'seconds' }));
+  const checkpointSeconds = read('SYNC_CHECKPOINT_SECONDS', number({ min: 0, max: 600, unit: 'seconds' }));
   const stateTable = read('TABLE_SYNC_STATE', tableName);
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
@@ -300,6 +303,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     initialDays,
     timeBudgetSeconds: timeBudgetSeconds!,
     leaseSeconds: leaseSeconds!,
+    checkpointSeconds: checkpointSeconds!,
     collections,
     stateTable: stateTable!,
     runsTable: runsTable!,

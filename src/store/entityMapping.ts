@@ -60,9 +60,15 @@ export function idOfRowKey(rowKey: string): string {
 export function partitionKeyOf(collection: CollectionDefinition, tenantId: string, record: GraphRecord): string {
   const scheme = collection.partition;
   if (scheme.by === 'tenant') return tenantId;
-  const when = normalizeDateTime(record[scheme.property]);
+  return monthPartition(tenantId, normalizeDateTime(record[scheme.property]));
+}
+
+function monthPartition(tenantId: string, when: string | undefined): string {
   return `${tenantId}_${when ? when.slice(0, 7) : 'undated'}`;
 }
+
+/** Table Storage's Edm.DateTime starts in 1601; Graph prints 0001-01-01T00:00:00Z for "never". */
+const EARLIEST_TABLE_DATETIME = '1601-01-01T00:00:00.0000000Z';
 
 export function toEntity(collection: CollectionDefinition, record: GraphRecord, tenantId: string, syncedAt: string): MappedRecord {
   const id = record[collection.key];
@@ -70,6 +76,8 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   const adjustments: string[] = [];
   const columns: Record<string, EntityValue> = {};
   const overflow: Record<string, unknown> = {};
+  /** Normalized values of the datetime columns (each parsed once: the cursor and the partition use them too). */
+  const datetimes: Record<string, string | undefined> = {};
 
   for (const [name, value] of Object.entries(record)) {
     if (name === collection.key || value === null || value === undefined) continue;
@@ -77,12 +85,12 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     const type = collection.columns[name];
     if (type === 'location') {
       flattenLocation(value, columns, overflow, adjustments);
-    } else if (type === 'datetime' && typeof value === 'string' && normalizeDateTime(value)) {
-      columns[name] = { value: normalizeDateTime(value)!, type: 'DateTime' };
+    } else if (type === 'datetime' && (datetimes[name] = normalizeDateTime(value)) && datetimes[name]! >= EARLIEST_TABLE_DATETIME) {
+      columns[name] = { value: datetimes[name]!, type: 'DateTime' };
     } else if (!PROPERTY_NAME.test(name) || RESERVED.has(name) || name.includes(PART)) {
       overflow[name] = value;
     } else if (typeof value === 'string') {
-      if (type === 'datetime') adjustments.push(`${name} is not a datetime, stored as text`);
+      if (type === 'datetime') adjustments.push(`${name} ${datetimes[name] ? 'is before 1601, the first date Table Storage holds' : 'is not a datetime'}, stored as text`);
       columns[name] = value;
     } else if (typeof value === 'boolean') {
       columns[name] = value;
@@ -118,8 +126,10 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
 
   const rowKey = rowKeyOf(id);
   if (rowKey !== id) adjustments.push('the id has characters a RowKey cannot hold: RowKey is ~ + the escaped id');
+  const scheme = collection.partition;
+  const dated = (name: string) => (name in datetimes ? datetimes[name] : normalizeDateTime(record[name]));
   const entity: Entity = {
-    partitionKey: partitionKeyOf(collection, tenantId, record),
+    partitionKey: scheme.by === 'tenant' ? tenantId : monthPartition(tenantId, dated(scheme.property)),
     rowKey,
     ...columns,
     tenantId,
@@ -130,7 +140,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     const value = record[column];
     aggregates[column] = countedValue(value);
   }
-  return { entity, cursor: normalizeDateTime(record[collection.cursor]), aggregates, adjustments };
+  return { entity, cursor: dated(collection.cursor), aggregates, adjustments };
 }
 
 function flattenLocation(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]) {

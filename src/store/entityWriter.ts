@@ -4,56 +4,220 @@ import type { MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
 import { normalizeDateTime } from '../sync/datetime';
 
-export interface WriteOptions {
+export interface EntityWriterOptions {
   aggregateBy: readonly string[];
-  /** Transactions in flight at once. */
+  /** Transactions in flight at once (default 4). */
   parallelism?: number;
-}
-
-export interface WriteResult {
-  written: number;
-  transactions: number;
-  /** How the collection's counts changed. */
-  delta: Aggregates;
+  /** After each committed transaction: how the collection's counts changed. */
+  onCommitted?: (delta: Aggregates) => void;
+  /** When every row of pages 0..page is stored; called once per page, in page order. */
+  onStored?: (page: number) => void;
 }
 
 /** An entity group transaction holds at most 100 operations and 4 MiB. */
 const MAX_BATCH = 100;
 const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
+/** Pages whose rows may be unfinished when add() returns: the page just added and the one before it. */
+const PAGES_AHEAD = 2;
+
+interface Row {
+  record: MappedRecord;
+  /** The page that added the row first (a later version of the same id replaces the record, not the page). */
+  page: number;
+  key: string;
+  bytes: number;
+}
 
 /**
- * Upserts records by id in entity group transactions (same partition, up to 100), several in flight. Each batch
- * is first tried as inserts: when all rows are new (a backfill) that one transaction is all it costs and the counts
- * follow from the new values; when some exist, their counted values are read and the batch is upserted (Replace, so
- * properties Graph dropped are dropped here too).
+ * Upserts pages of records by id, through one pool of entity group transactions that runs across page boundaries:
+ * while the last transactions of a page are in flight, the next page's rows are already queued. Rows wait per
+ * partition until they fill a transaction (100 rows, the same PartitionKey); a partition's rows from an earlier page
+ * than the newest are written as they are, so at most two pages are ever unfinished. `onStored(n)` says when pages
+ * 0..n are all stored: the engine checkpoints there.
+ *
+ * Each transaction is first tried as inserts: when all rows are new (a backfill) that one transaction is all it
+ * costs and the counts follow from the new values; when some exist, their counted values are read and the batch is
+ * upserted (Replace, so properties Graph dropped are dropped here too). Two versions of one row are never in flight
+ * together: the later waits for the earlier.
  */
-export async function writeRecords(client: TableClient, records: MappedRecord[], options: WriteOptions): Promise<WriteResult> {
-  const batches = toBatches(records);
-  const result: WriteResult = { written: 0, transactions: 0, delta: emptyAggregates() };
-  await mapLimit(batches, options.parallelism ?? 4, async (batch) => {
-    result.transactions++;
+export class EntityWriter {
+  /** Entity group transactions submitted (an insert that conflicted and its upsert are two). */
+  transactions = 0;
+  /** A transaction failed: rows may be stored without being counted. */
+  uncertain = false;
+
+  private readonly parallelism: number;
+  private failure: unknown;
+  private pages = 0;
+  private storedThrough = -1;
+  /** Rows not yet stored, by page. */
+  private readonly unstored = new Map<number, number>();
+  /** Rows waiting for their transaction: PartitionKey -> RowKey -> row. */
+  private readonly held = new Map<string, Map<string, Row>>();
+  private readonly queue: Row[][] = [];
+  /** Keys of the rows in flight. */
+  private readonly busy = new Set<string>();
+  private inFlight = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly client: TableClient,
+    private readonly options: EntityWriterOptions,
+  ) {
+    this.parallelism = options.parallelism ?? 4;
+  }
+
+  /** The number the next page added gets (0, 1, 2, ...). */
+  get nextPage(): number {
+    return this.pages;
+  }
+
+  /**
+   * Queues a page's records and returns its number once there is room for another page (the page before the previous
+   * one is stored). Throws the first failed transaction's error.
+   */
+  async add(records: MappedRecord[]): Promise<number> {
+    this.throwIfFailed();
+    const page = this.pages++;
+    let added = 0;
+    for (const record of records) {
+      const { partitionKey, rowKey } = record.entity;
+      let rows = this.held.get(partitionKey);
+      if (!rows) this.held.set(partitionKey, (rows = new Map()));
+      const seen = rows.get(rowKey);
+      if (seen) {
+        // The same id twice before it was written: the version with the later cursor is stored (the later read on a tie).
+        if ((record.cursor ?? '') >= (seen.record.cursor ?? '')) Object.assign(seen, { record, bytes: entityBytes(record) });
+        continue;
+      }
+      rows.set(rowKey, { record, page, key: `${partitionKey}\n${rowKey}`, bytes: entityBytes(record) });
+      added++;
+    }
+    this.unstored.set(page, added);
+    for (const [partition, rows] of this.held) this.cut(partition, rows, (oldest) => oldest < page);
+    this.advance();
+    this.pump();
+    await this.until(() => this.storedThrough >= page - PAGES_AHEAD);
+    return page;
+  }
+
+  /** Writes every row still waiting and resolves when all are stored; throws the first failed transaction's error. */
+  async flush(): Promise<void> {
+    for (const [partition, rows] of this.held) this.cut(partition, rows, () => true);
+    this.pump();
+    await this.until(() => this.inFlight === 0 && this.queue.length === 0);
+  }
+
+  /** Resolves when no transaction is in flight any more (after a failure: nothing new starts). */
+  async settle(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Moves a partition's rows into transactions: every full one, and the rest too when `flushRest(oldest page)`. */
+  private cut(partition: string, rows: Map<string, Row>, flushRest: (oldestPage: number) => boolean): void {
+    let batch: Row[] = [];
+    let bytes = 0;
+    const emit = () => {
+      for (const row of batch) rows.delete(row.record.entity.rowKey);
+      this.queue.push(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const row of rows.values()) {
+      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + row.bytes > MAX_BATCH_BYTES)) emit();
+      batch.push(row);
+      bytes += row.bytes;
+    }
+    if (batch.length === MAX_BATCH || (batch.length > 0 && flushRest(batch[0]!.page))) emit();
+    if (rows.size === 0) this.held.delete(partition);
+  }
+
+  /** Starts queued transactions while there is room, in order, except one that holds a row still in flight. */
+  private pump(): void {
+    let blocked: Set<string> | undefined;
+    for (let i = 0; i < this.queue.length && this.inFlight < this.parallelism && this.failure === undefined; ) {
+      const batch = this.queue[i]!;
+      if (batch.some((row) => this.busy.has(row.key) || blocked?.has(row.key))) {
+        blocked ??= new Set();
+        for (const row of batch) blocked.add(row.key);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.start(batch);
+    }
+  }
+
+  private start(batch: Row[]): void {
+    this.inFlight++;
+    for (const row of batch) this.busy.add(row.key);
+    void this.write(batch.map((row) => row.record))
+      .then(
+        (delta) => {
+          this.options.onCommitted?.(delta);
+          for (const row of batch) this.unstored.set(row.page, this.unstored.get(row.page)! - 1);
+          this.advance();
+        },
+        (error: unknown) => {
+          this.failure ??= error;
+          this.uncertain = true;
+        },
+      )
+      .catch((error: unknown) => (this.failure ??= error)) // a callback that threw
+      .finally(() => {
+        this.inFlight--;
+        for (const row of batch) this.busy.delete(row.key);
+        this.pump();
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const wake of waiters) wake();
+      });
+  }
+
+  private advance(): void {
+    while (this.unstored.get(this.storedThrough + 1) === 0) {
+      this.unstored.delete(++this.storedThrough);
+      this.options.onStored?.(this.storedThrough);
+    }
+  }
+
+  private async until(condition: () => boolean): Promise<void> {
+    for (;;) {
+      this.throwIfFailed();
+      if (condition()) return;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async write(batch: MappedRecord[]): Promise<Aggregates> {
+    const delta = emptyAggregates();
+    this.transactions++;
     try {
-      await client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
-      for (const r of batch) count(result.delta, r.aggregates, 1);
+      await this.client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
+      for (const r of batch) count(delta, r.aggregates, 1);
+      return delta;
     } catch (error) {
       if (!isStatus(error, 409)) throw error;
-      const previous = await readCounted(client, batch, options.aggregateBy);
-      // A row holding this very write (same syncedAt) was created by this batch: its answer was lost and the SDK's
-      // retry got 409. It was not there before, so it counts as new.
-      batch.forEach((r, i) => {
-        if (previous[i]?.syncedAt === syncedAtOf(r)) previous[i] = undefined;
-      });
-      result.transactions++;
-      await client.submitTransaction(batch.map((r): TransactionAction => ['upsert', r.entity, 'Replace']));
-      batch.forEach((r, i) => {
-        const old = previous[i];
-        if (old) count(result.delta, old.counted, -1, false);
-        count(result.delta, r.aggregates, 1, !old);
-      });
     }
-    result.written += batch.length;
-  });
-  return result;
+    const previous = await readCounted(this.client, batch, this.options.aggregateBy);
+    // A row holding this very write (same syncedAt) was created by this batch: its answer was lost and the SDK's
+    // retry got 409. It was not there before, so it counts as new.
+    batch.forEach((r, i) => {
+      if (previous[i]?.syncedAt === syncedAtOf(r)) previous[i] = undefined;
+    });
+    this.transactions++;
+    await this.client.submitTransaction(batch.map((r): TransactionAction => ['upsert', r.entity, 'Replace']));
+    batch.forEach((r, i) => {
+      const old = previous[i];
+      if (old) count(delta, old.counted, -1, false);
+      count(delta, r.aggregates, 1, !old);
+    });
+    return delta;
+  }
 }
 
 /**
@@ -84,33 +248,13 @@ function syncedAtOf(record: MappedRecord): string | undefined {
   return normalizeDateTime(value && typeof value === 'object' ? value.value : value);
 }
 
-/** Groups by partition, keeps one version per id (the one with the latest cursor), cuts at 100 rows / 3.5 MiB. */
-function toBatches(records: MappedRecord[]): MappedRecord[][] {
-  const byPartition = new Map<string, Map<string, MappedRecord>>();
-  for (const record of records) {
-    const { partitionKey, rowKey } = record.entity;
-    let rows = byPartition.get(partitionKey);
-    if (!rows) byPartition.set(partitionKey, (rows = new Map()));
-    const seen = rows.get(rowKey);
-    if (!seen || (record.cursor ?? '') >= (seen.cursor ?? '')) rows.set(rowKey, record);
+/** About the size of an entity in a transaction's body (UTF-16 units, names and type annotations included). */
+function entityBytes(record: MappedRecord): number {
+  let units = 0;
+  for (const [name, value] of Object.entries(record.entity)) {
+    units += 2 * name.length + 40 + (typeof value === 'object' ? value.value.length : String(value).length);
   }
-  const batches: MappedRecord[][] = [];
-  for (const rows of byPartition.values()) {
-    let batch: MappedRecord[] = [];
-    let bytes = 0;
-    for (const record of rows.values()) {
-      const size = JSON.stringify(record.entity).length * 2;
-      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
-        batches.push(batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(record);
-      bytes += size;
-    }
-    if (batch.length > 0) batches.push(batch);
-  }
-  return batches;
+  return units * 2;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

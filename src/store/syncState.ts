@@ -64,6 +64,9 @@ export class CollectionStateStore {
   private runId?: string;
   private queue: Promise<unknown> = Promise.resolve();
   private heartbeat?: NodeJS.Timeout;
+  private nextCheckpoint?: StateRow;
+  private checkpointing?: Promise<void>;
+  private checkpointError: unknown;
 
   constructor(
     private readonly client: TableClient,
@@ -122,13 +125,47 @@ export class CollectionStateStore {
 
   /** Writes the state together with a renewal of our lease; fails with LeaseLostError if the lease is gone. */
   save(state: CollectionState): Promise<void> {
-    return this.serialized(() => this.writeWithLease(state, Date.now() + this.leaseMs));
+    const row = encodeState(this.tenantId, this.collection, state);
+    this.nextCheckpoint = undefined; // this state is newer
+    return this.serialized(() => this.writeWithLease(row, Date.now() + this.leaseMs));
+  }
+
+  /**
+   * Saves the state as it is now, in the background: while a checkpoint is being written, only the newest state
+   * waits for its turn. A failure stops the checkpoints; `throwIfCheckpointFailed` throws it.
+   */
+  checkpoint(state: CollectionState): void {
+    if (this.checkpointError !== undefined) return;
+    this.nextCheckpoint = encodeState(this.tenantId, this.collection, state);
+    this.checkpointing ??= this.writeCheckpoints();
+  }
+
+  throwIfCheckpointFailed(): void {
+    if (this.checkpointError !== undefined) throw this.checkpointError;
+  }
+
+  private async writeCheckpoints(): Promise<void> {
+    try {
+      while (this.nextCheckpoint) {
+        const row = this.nextCheckpoint;
+        this.nextCheckpoint = undefined;
+        await this.serialized(() => this.writeWithLease(row, Date.now() + this.leaseMs));
+      }
+    } catch (error) {
+      this.checkpointError = error;
+      this.nextCheckpoint = undefined;
+    } finally {
+      this.checkpointing = undefined;
+    }
   }
 
   /** Writes the final state and gives the lease up, in one transaction. */
   async release(state: CollectionState): Promise<void> {
     clearInterval(this.heartbeat);
-    await this.serialized(() => this.writeWithLease(state, Date.now()));
+    const row = encodeState(this.tenantId, this.collection, state);
+    this.nextCheckpoint = undefined;
+    await this.checkpointing; // a checkpoint that failed is superseded by this state
+    await this.serialized(() => this.writeWithLease(row, Date.now()));
   }
 
   /** Stops renewing without writing (the run failed to write; the lease runs out by itself). */
@@ -161,10 +198,10 @@ export class CollectionStateStore {
     return true;
   }
 
-  private async writeWithLease(state: CollectionState, leaseUntil: number, retried = false): Promise<void> {
+  private async writeWithLease(row: StateRow, leaseUntil: number, retried = false): Promise<void> {
     const actions: TransactionAction[] = [
       ['update', { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(leaseUntil) }, 'Merge', { etag: this.leaseEtag }],
-      ['upsert', encodeState(this.tenantId, this.collection, state), 'Replace'],
+      ['upsert', row, 'Replace'],
     ];
     try {
       const response = await this.client.submitTransaction(actions);
@@ -172,7 +209,7 @@ export class CollectionStateStore {
       this.leaseEtag = response.subResponses[0]?.etag ?? (await this.getRow(this.leaseKey))?.etag;
     } catch (error) {
       // The transaction (idempotent: a Replace and a lease renewal) is written again when the lease is still ours.
-      if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(state, leaseUntil, true);
+      if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(row, leaseUntil, true);
       if (isStatus(error, 412, 404)) {
         clearInterval(this.heartbeat);
         throw new LeaseLostError(this.collection);
@@ -205,7 +242,9 @@ function unwrapRow(row: Record<string, unknown>): Row {
 
 const dt = (value: string | undefined) => (value ? { value, type: 'DateTime' as const } : undefined);
 
-function encodeState(tenantId: string, collection: string, s: CollectionState) {
+type StateRow = { partitionKey: string; rowKey: string };
+
+function encodeState(tenantId: string, collection: string, s: CollectionState): StateRow {
   const entity: Record<string, unknown> = {
     partitionKey: tenantId,
     rowKey: collection,
@@ -240,7 +279,7 @@ function encodeState(tenantId: string, collection: string, s: CollectionState) {
     });
   }
   for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
-  return entity as { partitionKey: string; rowKey: string };
+  return entity as StateRow;
 }
 
 function decodeState(row: Row): CollectionState {

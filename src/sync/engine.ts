@@ -5,7 +5,7 @@ import { GraphRequestError } from '../graph/errors';
 import type { GraphPage, GraphReader } from '../graph/graphReader';
 import { count, countedValue, emptyAggregates, merge, type Aggregates } from '../store/aggregates';
 import { toEntity, type MappedRecord } from '../store/entityMapping';
-import { writeRecords } from '../store/entityWriter';
+import { EntityWriter } from '../store/entityWriter';
 import { markInterrupted, runRowKey, writeRun, type RunRecord } from '../store/syncRuns';
 import { CollectionStateStore, type CollectionState, type PassCheckpoint } from '../store/syncState';
 import { ensureTables, type SyncTables } from '../store/tables';
@@ -59,7 +59,7 @@ export interface EngineDeps {
 
 /** Restarts of a pass after rejected next links, before the run gives up. */
 const MAX_RESTARTS = 3;
-/** Transactions in flight per page. */
+/** Data transactions in flight at once. */
 const WRITE_PARALLELISM = 4;
 
 export async function syncCollection(deps: EngineDeps, name: CollectionName, options: RunOptions): Promise<RunSummary> {
@@ -101,7 +101,35 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
   // Ctrl+C (signal) stops between pages; the reader itself is only cut off once the time budget is well past,
   // so that a retry storm can not outlive the host's function timeout.
   const reader = deps.createReader(options.timeBudgetMs === undefined ? undefined : AbortSignal.timeout(options.timeBudgetMs + 30_000));
-  let dirty = false;
+  /** What the engine needs of a page once the writer reports it stored. */
+  const unstoredPages = new Map<number, { nextLink?: string; maxCursor?: string; records: number }>();
+  let pass!: PassCheckpoint;
+  let lastCheckpointAt = Date.now();
+  const writer = new EntityWriter(table, {
+    aggregateBy: collection.aggregateBy,
+    parallelism: WRITE_PARALLELISM,
+    onCommitted: (delta) => merge(state.aggregates, delta),
+    onStored: (n) => {
+      const page = unstoredPages.get(n)!;
+      unstoredPages.delete(n);
+      pass.pages++;
+      pass.records += page.records;
+      pass.maxCursor = maxDateTime(pass.maxCursor, page.maxCursor);
+      summary.pages++;
+      summary.records += page.records;
+      if (page.nextLink) {
+        // Every page up to this one is stored: a run stopped from here on resumes at the next one.
+        pass.nextLink = page.nextLink;
+        state.pass = { ...pass };
+        if (Date.now() - lastCheckpointAt >= settings.checkpointSeconds * 1000) {
+          lastCheckpointAt = Date.now();
+          store.checkpoint(state);
+        }
+      }
+      options.onProgress?.({ collection: name, pages: summary.pages, records: summary.records, elapsedMs: Date.now() - Date.parse(startedAt) });
+    },
+  });
+  let syncedAtMs = 0;
   try {
     if (state.activeRunId && state.activeRunKey && state.activeRunId !== runId) {
       log.warn(`${name}: run ${state.activeRunId} stopped without finishing; resuming from its last checkpoint`);
@@ -118,29 +146,28 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
     await writeRun(tables.runs, summary);
 
     const resumable = !options.full && state.pass;
-    const pass: PassCheckpoint = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
+    pass = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
     let atPassStart = !resumable;
     /** A pass begun by an earlier run is followed by a new one, so that a run that succeeds has read Graph as of its start. */
     let catchUp = Boolean(resumable);
     summary.filterFrom = pass.from;
     if (resumable) log.info(`${name}: resuming the pass started ${pass.startedAt} after ${pass.pages} pages`);
 
-    let url: string | undefined = pass.nextLink;
-    let pending: Promise<GraphPage> | undefined = prefetch(reader, url);
-    while (url && pending) {
+    let pending: Promise<GraphPage> | undefined = prefetch(reader, pass.nextLink);
+    while (pending) {
       let page: GraphPage;
       try {
         page = await pending;
       } catch (error) {
         if (!atPassStart && isRejectedNextLink(error) && summary.restarts < MAX_RESTARTS) {
           summary.restarts++;
+          await writer.flush(); // the pages read so far are stored, and checkpointed, before the pass starts over
           const restart = newPass(collection, reader, settings, state, options.full);
           log.warn(`${name}: Graph no longer accepts the next link (${(error as Error).message}); restarting the pass from ${restart.from ?? 'the beginning'}`);
           Object.assign(pass, { nextLink: restart.nextLink, from: restart.from });
           summary.filterFrom = pass.from;
-          url = pass.nextLink;
           atPassStart = true;
-          pending = prefetch(reader, url);
+          pending = prefetch(reader, pass.nextLink);
           continue;
         }
         throw error;
@@ -150,34 +177,33 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
       // Page n+1 is on its way while page n is written.
       pending = page.nextLink && !stop ? prefetch(reader, page.nextLink) : undefined;
 
+      // One syncedAt per page, later than the previous page's: the writer tells a row it wrote itself by it.
+      syncedAtMs = Math.max(Date.now(), syncedAtMs + 1);
+      const syncedAt = fromDate(new Date(syncedAtMs));
       const mapped: MappedRecord[] = [];
+      let maxCursor: string | undefined;
       for (const record of page.records) {
+        let m: MappedRecord;
         try {
-          mapped.push(toEntity(collection, record, settings.tenantId, fromDate(new Date())));
+          m = toEntity(collection, record, settings.tenantId, syncedAt);
         } catch (error) {
           summary.invalid++;
           log.error(`${name}: a record can not be stored and is skipped: ${(error as Error).message}: ${JSON.stringify(record).slice(0, 500)}`);
+          continue;
         }
-      }
-      dirty = true;
-      const written = await writeRecords(table, mapped, { aggregateBy: collection.aggregateBy, parallelism: WRITE_PARALLELISM });
-      dirty = false;
-      merge(state.aggregates, written.delta);
-      for (const m of mapped) {
-        pass.maxCursor = maxDateTime(pass.maxCursor, m.cursor);
+        mapped.push(m);
+        maxCursor = maxDateTime(maxCursor, m.cursor);
         if (m.adjustments.length > 0) {
           summary.adjusted++;
           log.warn(`${name}: record ${String(m.entity.rowKey)} stored with adjustments: ${m.adjustments.join('; ')}`);
         }
       }
-      pass.pages++;
-      pass.records += page.records.length;
-      summary.pages++;
-      summary.records += page.records.length;
-      summary.transactions += written.transactions;
-      options.onProgress?.({ collection: name, pages: summary.pages, records: summary.records, elapsedMs: Date.now() - Date.parse(startedAt) });
+      unstoredPages.set(writer.nextPage, { nextLink: page.nextLink, maxCursor, records: page.records.length });
+      await writer.add(mapped);
+      store.throwIfCheckpointFailed();
 
       if (!page.nextLink) {
+        await writer.flush();
         state.pass = undefined;
         // Graph pages over the records that matched when the pass began: one changed or added after that may have been
         // missed although the pass stored later cursors. The watermark stays at or before the pass's start, so the
@@ -189,23 +215,19 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
           Object.assign(pass, newPass(collection, reader, settings, state, options.full), { runId });
           log.info(`${name}: the resumed pass is complete; reading what changed since it began, from ${pass.from ?? 'the beginning'}`);
           summary.filterFrom = pass.from;
-          url = pass.nextLink;
           atPassStart = true;
-          pending = prefetch(reader, url);
+          pending = prefetch(reader, pass.nextLink);
           continue;
         }
         summary.outcome = 'succeeded';
         break;
       }
-      pass.nextLink = page.nextLink;
-      state.pass = { ...pass };
-      url = page.nextLink;
       if (stop) {
+        await writer.flush();
         summary.outcome = 'partial';
         log.info(`${name}: ${options.signal?.aborted ? 'stopped on request' : 'time budget used'}; the pass resumes from its checkpoint on the next run`);
         break;
       }
-      await store.save(state);
     }
     if (state.recountNeeded && summary.outcome === 'succeeded') {
       state.aggregates = await recount(table, collection, settings.tenantId);
@@ -214,13 +236,15 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
     summary.watermarkAfter = state.watermark;
     if (summary.outcome === 'succeeded') state.lastSuccessAt = new Date().toISOString();
   } catch (error) {
+    await writer.settle(); // what is in flight lands (and is counted) before the final state is written
     summary.outcome = 'failed';
     summary.error = (error as Error).message ?? String(error);
     summary.errorCode = error instanceof GraphRequestError ? error.code : (error as Error).name;
     summary.watermarkAfter = state.watermark;
-    if (dirty) state.recountNeeded = true;
+    if (writer.uncertain) state.recountNeeded = true;
   } finally {
     Object.assign(summary, {
+      transactions: writer.transactions,
       requests: reader.stats.requests,
       retries: reader.stats.retries,
       throttles: reader.stats.throttles,

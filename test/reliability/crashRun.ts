@@ -36,6 +36,7 @@ const ENV = {
   GRAPH_REQUEST_TIMEOUT_SECONDS: '2',
   GRAPH_RETRY_BASE_MS: '20',
   SYNC_LOOKBACK_MINUTES: '0',
+  SYNC_CHECKPOINT_SECONDS: '0', // a checkpoint after every page: the 'checkpoint' kills can pick any of the first four
 };
 
 /** A state transaction of a collection (the SyncState row in a $batch). */
