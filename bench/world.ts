@@ -84,7 +84,9 @@ const STDERR_KEEP = 20_000;
 export function runChild<T extends ChildResult>(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildRun<T>> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(__dirname, `${script}.js`), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_CPU_PROF=<dir>: a CPU profile of every child (node --cpu-prof), for finding where a run's time goes.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     let stdout = '';
     let stderr = '';

@@ -43,7 +43,8 @@ const LOCATION_COLUMNS = {
   countryOrRegion: 'locationCountryOrRegion',
 } as const;
 const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
-const RESERVED = new Set(['PartitionKey', 'RowKey', 'Timestamp', 'odata', ...SYNC_COLUMNS, OVERFLOW_COLUMN]);
+// partitionKey, rowKey, etag, timestamp: names the Table SDK gives a meaning of its own (keys, metadata) on write or read.
+const RESERVED = new Set(['PartitionKey', 'RowKey', 'Timestamp', 'partitionKey', 'rowKey', 'etag', 'timestamp', 'odata', ...SYNC_COLUMNS, OVERFLOW_COLUMN]);
 const KEY_UNSAFE = /[/\\#?%\u0000-\u001f\u007f-\u009f]/g;
 
 /** RowKey of a Graph id: the id itself, or `~` + the id with unsafe characters percent-escaped. */
@@ -74,21 +75,30 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   const id = record[collection.key];
   if (typeof id !== 'string' || id === '') throw new Error(`a ${collection.name} record has no '${collection.key}'`);
   const adjustments: string[] = [];
-  const columns: Record<string, EntityValue> = {};
+  const rowKey = rowKeyOf(id);
+  if (rowKey !== id) adjustments.push('the id has characters a RowKey cannot hold: RowKey is ~ + the escaped id');
+  // The columns go straight into the entity: copying them into it afterwards costs more than all the mapping.
+  const entity = { partitionKey: '', rowKey } as Entity;
+  const columns = entity as Record<string, EntityValue>;
   const overflow: Record<string, unknown> = {};
   /** Normalized values of the datetime columns (each parsed once: the cursor and the partition use them too). */
   const datetimes: Record<string, string | undefined> = {};
+  let properties = 0;
 
-  for (const [name, value] of Object.entries(record)) {
+  for (const name of Object.keys(record)) {
+    const value = record[name];
     if (name === collection.key || value === null || value === undefined) continue;
-    if (name.startsWith('@')) continue; // OData annotations, not record data
+    if (name.charCodeAt(0) === 64) continue; // '@': OData annotations, not record data
     const type = collection.columns[name];
     if (type === 'location') {
-      flattenLocation(value, columns, overflow, adjustments);
-    } else if (type === 'datetime' && (datetimes[name] = normalizeDateTime(value)) && datetimes[name]! >= EARLIEST_TABLE_DATETIME) {
+      properties += flattenLocation(value, columns, overflow, adjustments);
+      continue;
+    }
+    if (type === 'datetime' && (datetimes[name] = normalizeDateTime(value)) && datetimes[name]! >= EARLIEST_TABLE_DATETIME) {
       columns[name] = { value: datetimes[name]!, type: 'DateTime' };
-    } else if (!PROPERTY_NAME.test(name) || RESERVED.has(name) || name.includes(PART)) {
+    } else if (!isColumnName(name)) {
       overflow[name] = value;
+      continue;
     } else if (typeof value === 'string') {
       if (type === 'datetime') adjustments.push(`${name} ${datetimes[name] ? 'is before 1601, the first date Table Storage holds' : 'is not a datetime'}, stored as text`);
       columns[name] = value;
@@ -99,69 +109,86 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     } else {
       columns[name] = JSON.stringify(value);
     }
+    properties++;
   }
 
   // Too many properties: unknown ones move into the overflow column, known ones stay columns.
   const budget = MAX_PROPERTIES - SYNC_COLUMNS.length - 1;
-  const names = Object.keys(columns);
-  if (names.length > budget) {
-    const known = new Set([...Object.keys(collection.columns), ...Object.values(LOCATION_COLUMNS), 'locationLatitude', 'locationLongitude']);
-    const movable = names.filter((n) => !known.has(n));
-    for (const name of movable.slice(movable.length - (names.length - budget))) {
+  if (properties > budget) {
+    const known = new Set([...Object.keys(collection.columns), ...Object.values(LOCATION_COLUMNS), 'locationLatitude', 'locationLongitude', 'partitionKey', 'rowKey']);
+    const movable = Object.keys(columns).filter((n) => !known.has(n));
+    for (const name of movable.slice(movable.length - (properties - budget))) {
       overflow[name] = record[name];
       delete columns[name];
     }
-    adjustments.push(`${names.length} properties: ${names.length - budget} kept in ${OVERFLOW_COLUMN}`);
+    adjustments.push(`${properties} properties: ${properties - budget} kept in ${OVERFLOW_COLUMN}`);
   }
-  if (Object.keys(overflow).length > 0) columns[OVERFLOW_COLUMN] = JSON.stringify(overflow);
+  for (const _ in overflow) {
+    columns[OVERFLOW_COLUMN] = JSON.stringify(overflow);
+    break;
+  }
 
   // Strings over the property limit continue in <name>_part2, <name>_part3, ...
-  for (const [name, value] of Object.entries(columns)) {
-    if (typeof value !== 'string' || value.length <= MAX_STRING_UNITS) continue;
+  for (const name of Object.keys(columns)) {
+    const value = columns[name];
+    if (typeof value !== 'string' || value.length <= MAX_STRING_UNITS || name === 'rowKey') continue;
     const parts = splitString(value);
     columns[name] = parts[0]!;
     parts.slice(1).forEach((part, i) => (columns[`${name}${PART}${i + 2}`] = part));
     adjustments.push(`${name} has ${value.length} characters: split over ${parts.length} columns`);
   }
 
-  const rowKey = rowKeyOf(id);
-  if (rowKey !== id) adjustments.push('the id has characters a RowKey cannot hold: RowKey is ~ + the escaped id');
   const scheme = collection.partition;
   const dated = (name: string) => (name in datetimes ? datetimes[name] : normalizeDateTime(record[name]));
-  const entity: Entity = {
-    partitionKey: scheme.by === 'tenant' ? tenantId : monthPartition(tenantId, dated(scheme.property)),
-    rowKey,
-    ...columns,
-    tenantId,
-    syncedAt: { value: syncedAt, type: 'DateTime' },
-  };
+  entity.partitionKey = scheme.by === 'tenant' ? tenantId : monthPartition(tenantId, dated(scheme.property));
+  columns.tenantId = tenantId;
+  columns.syncedAt = { value: syncedAt, type: 'DateTime' };
   const aggregates: Record<string, string> = {};
-  for (const column of collection.aggregateBy) {
-    const value = record[column];
-    aggregates[column] = countedValue(value);
-  }
+  for (const column of collection.aggregateBy) aggregates[column] = countedValue(record[column]);
   return { entity, cursor: dated(collection.cursor), aggregates, adjustments };
 }
 
-function flattenLocation(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]) {
+/** Whether a property can be a column of its own (names repeat from record to record: the answer is kept). */
+const columnNames = new Map<string, boolean>();
+function isColumnName(name: string): boolean {
+  let ok = columnNames.get(name);
+  if (ok === undefined) {
+    ok = PROPERTY_NAME.test(name) && !RESERVED.has(name) && !name.includes(PART);
+    if (columnNames.size < 10_000) columnNames.set(name, ok);
+  }
+  return ok;
+}
+
+/** Returns the number of columns it set. */
+function flattenLocation(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]): number {
   if (typeof value !== 'object' || Array.isArray(value)) {
     overflow.location = value;
     adjustments.push('location is not an object: kept in overflowProperties');
-    return;
+    return 0;
   }
+  let set = 0;
   const location = value as Record<string, unknown>;
   for (const [key, column] of Object.entries(LOCATION_COLUMNS)) {
     const v = location[key];
-    if (typeof v === 'string') columns[column] = v;
-    else if (v !== null && v !== undefined) overflow[`location.${key}`] = v;
+    if (typeof v === 'string') {
+      columns[column] = v;
+      set++;
+    } else if (v !== null && v !== undefined) overflow[`location.${key}`] = v;
   }
   const geo = location.geoCoordinates as Record<string, unknown> | null | undefined;
   if (geo && typeof geo === 'object') {
-    if (typeof geo.latitude === 'number') columns.locationLatitude = { value: String(geo.latitude), type: 'Double' };
-    if (typeof geo.longitude === 'number') columns.locationLongitude = { value: String(geo.longitude), type: 'Double' };
+    if (typeof geo.latitude === 'number') {
+      columns.locationLatitude = { value: String(geo.latitude), type: 'Double' };
+      set++;
+    }
+    if (typeof geo.longitude === 'number') {
+      columns.locationLongitude = { value: String(geo.longitude), type: 'Double' };
+      set++;
+    }
   }
   const extra = Object.keys(location).filter((k) => !(k in LOCATION_COLUMNS) && k !== 'geoCoordinates');
   if (extra.length > 0) overflow['location.extra'] = Object.fromEntries(extra.map((k) => [k, location[k]]));
+  return set;
 }
 
 function splitString(value: string): string[] {

@@ -10,7 +10,14 @@ describe('Graph datetimes', () => {
     ['2020-11-03T20:53Z', '2020-11-03T20:53:00.0000000Z'],
   ])('normalizes %s', (input, expected) => expect(normalizeDateTime(input)).toBe(expected));
 
-  it.each(['', 'yesterday', '2020-13-03T20:53:12Z', '2020-11-03 20:53:12', 42, null])('rejects %p', (input) =>
+  it.each([
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.0000000Z'],
+    ['0099-12-31T23:59:59.5Z', '0099-12-31T23:59:59.5000000Z'],
+    ['2024-02-29T12:00:00.1234567Z', '2024-02-29T12:00:00.1234567Z'],
+    ['9999-12-31T23:59:59.9999999Z', '9999-12-31T23:59:59.9999999Z'],
+  ])('keeps years below 100 and the ends of the range: %s', (input, expected) => expect(normalizeDateTime(input)).toBe(expected));
+
+  it.each(['', 'yesterday', '9999-12-31T23:00:00-05:00', '2020-11-03T24:00:00.0000000Z', '2020-00-03T20:53:12.0000000Z', '2020-13-03T20:53:12Z', '2020-11-03 20:53:12', 42, null])('rejects %p', (input) =>
     expect(normalizeDateTime(input)).toBeUndefined(),
   );
 

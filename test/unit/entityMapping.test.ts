@@ -156,6 +156,22 @@ describe('toEntity / fromEntity', () => {
     expect(adjustments.join()).toMatch(/not a datetime/);
   });
 
+  it("stores a datetime before 1601 (Graph's 0001-01-01 for 'never') as text, unchanged", () => {
+    const { entity, adjustments, cursor } = toEntity(detections, { ...detection, activityDateTime: '0001-01-01T00:00:00Z' }, TENANT, SYNCED);
+    expect(entity.activityDateTime).toBe('0001-01-01T00:00:00Z');
+    expect(adjustments.join()).toMatch(/activityDateTime is before 1601.*stored as text/);
+    expect(cursor).toBe('2020-11-03T20:53:12.1984203Z');
+    expect(fromEntity(detections, stored(entity)).activityDateTime).toBe('0001-01-01T00:00:00Z');
+  });
+
+  it('keeps properties named like the Table SDK\'s own (rowKey, partitionKey, etag, timestamp) in the overflow column', () => {
+    const record = { ...detection, rowKey: 'graph-row', partitionKey: 'graph-partition', etag: 'W/"1"', timestamp: '2020-01-01' };
+    const { entity } = toEntity(detections, record, TENANT, SYNCED);
+    expect(entity.rowKey).toBe(detection.id);
+    expect(entity.partitionKey).toBe(`${TENANT}_2020-11`);
+    expect(fromEntity(detections, stored(entity))).toEqual(record);
+  });
+
   it('puts a record with no detection time in an undated partition and refuses a record without id', () => {
     expect(toEntity(detections, { ...detection, detectedDateTime: null }, TENANT, SYNCED).entity.partitionKey).toBe(`${TENANT}_undated`);
     expect(() => toEntity(detections, { ...detection, id: undefined }, TENANT, SYNCED)).toThrow(/no 'id'/);
