@@ -12,6 +12,12 @@ export interface EntityWriterOptions {
   onCommitted?: (delta: Aggregates) => void;
   /** When every row of pages 0..page is stored; called once per page, in page order. */
   onStored?: (page: number) => void;
+  /**
+   * Rows waiting for a full transaction are written anyway once the store has had nothing else to do for this long
+   * (ms, default 50): at Graph's pace the store is idle most of each second, and a held row would only make the run
+   * end later.
+   */
+  idleFlushMs?: number;
 }
 
 /** An entity group transaction holds at most 100 operations and 4 MiB. */
@@ -32,7 +38,8 @@ interface Row {
  * Upserts pages of records by id, through one pool of entity group transactions that runs across page boundaries:
  * while the last transactions of a page are in flight, the next page's rows are already queued. Rows wait per
  * partition until they fill a transaction (100 rows, the same PartitionKey); a partition's rows from an earlier page
- * than the newest are written as they are, so at most two pages are ever unfinished. `onStored(n)` says when pages
+ * than the newest, or rows waiting while the store has nothing to do, are written as they are, so at most two pages
+ * are ever unfinished. `onStored(n)` says when pages
  * 0..n are all stored: the engine checkpoints there.
  *
  * Each transaction is first tried as inserts: when all rows are new (a backfill) that one transaction is all it
@@ -59,6 +66,7 @@ export class EntityWriter {
   private readonly busy = new Set<string>();
   private inFlight = 0;
   private waiters: (() => void)[] = [];
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly client: TableClient,
@@ -78,6 +86,8 @@ export class EntityWriter {
    */
   async add(records: MappedRecord[]): Promise<number> {
     this.throwIfFailed();
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const page = this.pages++;
     let added = 0;
     for (const record of records) {
@@ -97,12 +107,14 @@ export class EntityWriter {
     for (const [partition, rows] of this.held) this.cut(partition, rows, (oldest) => oldest < page);
     this.advance();
     this.pump();
+    this.flushWhenIdle();
     await this.until(() => this.storedThrough >= page - PAGES_AHEAD);
     return page;
   }
 
   /** Writes every row still waiting and resolves when all are stored; throws the first failed transaction's error. */
   async flush(): Promise<void> {
+    clearTimeout(this.idleTimer);
     for (const [partition, rows] of this.held) this.cut(partition, rows, () => true);
     this.pump();
     await this.until(() => this.inFlight === 0 && this.queue.length === 0);
@@ -168,10 +180,22 @@ export class EntityWriter {
         this.inFlight--;
         for (const row of batch) this.busy.delete(row.key);
         this.pump();
+        this.flushWhenIdle();
         const waiters = this.waiters;
         this.waiters = [];
         for (const wake of waiters) wake();
       });
+  }
+
+  private flushWhenIdle(): void {
+    if (this.idleTimer || this.inFlight > 0 || this.queue.length > 0 || this.held.size === 0 || this.failure !== undefined) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.inFlight > 0 || this.queue.length > 0) return;
+      for (const [partition, rows] of this.held) this.cut(partition, rows, () => true);
+      this.pump();
+    }, this.options.idleFlushMs ?? 50);
+    this.idleTimer.unref();
   }
 
   private advance(): void {

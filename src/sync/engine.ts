@@ -131,6 +131,15 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
   });
   let syncedAtMs = 0;
   try {
+    const resumable = !options.full && state.pass;
+    pass = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
+    let atPassStart = !resumable;
+    /** A pass begun by an earlier run is followed by a new one, so that a run that succeeds has read Graph as of its start. */
+    let catchUp = Boolean(resumable);
+    summary.filterFrom = pass.from;
+    // The first page is requested now, while the run registers itself (reading writes nothing).
+    let pending: Promise<GraphPage> | undefined = prefetch(reader, pass.nextLink);
+
     if (state.activeRunId && state.activeRunKey && state.activeRunId !== runId) {
       log.warn(`${name}: run ${state.activeRunId} stopped without finishing; resuming from its last checkpoint`);
       await markInterrupted(tables.runs, settings.tenantId, name, state.activeRunKey, runId);
@@ -144,16 +153,8 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
     // nobody marks (the next run marks the run the state names, creating its row if need be).
     await store.save(state);
     await writeRun(tables.runs, summary);
-
-    const resumable = !options.full && state.pass;
-    pass = resumable ? { ...state.pass!, runId } : newPass(collection, reader, settings, state, options.full);
-    let atPassStart = !resumable;
-    /** A pass begun by an earlier run is followed by a new one, so that a run that succeeds has read Graph as of its start. */
-    let catchUp = Boolean(resumable);
-    summary.filterFrom = pass.from;
     if (resumable) log.info(`${name}: resuming the pass started ${pass.startedAt} after ${pass.pages} pages`);
 
-    let pending: Promise<GraphPage> | undefined = prefetch(reader, pass.nextLink);
     while (pending) {
       let page: GraphPage;
       try {

@@ -46,10 +46,11 @@ async function rows(client: TableClient): Promise<Map<string, Record<string, unk
   return out;
 }
 
-function writer(client: TableClient, counts: Aggregates, stored: number[], parallelism = 4): EntityWriter {
+function writer(client: TableClient, counts: Aggregates, stored: number[], parallelism = 4, idleFlushMs?: number): EntityWriter {
   return new EntityWriter(client, {
     aggregateBy: detections.aggregateBy,
     parallelism,
+    idleFlushMs,
     onCommitted: (delta) => merge(counts, delta),
     onStored: (page) => stored.push(page),
   });
@@ -60,7 +61,7 @@ describe('EntityWriter', () => {
     const client = await freshTable();
     const counts = emptyAggregates();
     const stored: number[] = [];
-    const w = writer(client, counts, stored);
+    const w = writer(client, counts, stored, 4, 60_000);
     // Ten pages of 50 rows of one partition: rows wait for a full transaction of 100, two pages at a time.
     for (let p = 0; p < 10; p++) await w.add(Array.from({ length: 50 }, (_, i) => record(`p${p}-${i}`, 3, p)));
     await w.flush();
@@ -68,6 +69,18 @@ describe('EntityWriter', () => {
     expect(stored).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect((await rows(client)).size).toBe(500);
     expect(counts).toEqual(await recount(client, detections, TENANT));
+  });
+
+  it('writes the rows waiting for a full transaction once the store has nothing else to do', async () => {
+    const client = await freshTable();
+    const counts = emptyAggregates();
+    const stored: number[] = [];
+    const w = writer(client, counts, stored);
+    await w.add(Array.from({ length: 30 }, (_, i) => record(`idle${i}`, 9, 1)));
+    for (let waited = 0; stored.length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stored).toEqual([0]); // no flush(): the next page is not there yet, so nothing waits for it
+    expect((await rows(client)).size).toBe(30);
+    expect(w.transactions).toBe(1);
   });
 
   it('keeps the latest version of an id that comes again in later pages, and counts exactly', async () => {
