@@ -282,16 +282,6 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
     log(`  paced sync of ${n.toLocaleString('en-US')} detections at 1 request/s (~${Math.ceil(n / 500)} s)...`);
     const run = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections'], world.env(), 60_000 + Math.ceil(n / 500) * 3000);
     const [summary] = expectSucceeded(run, 'paced sync', n);
-    if (process.env.BENCH_DEBUG_TAIL) {
-      const r = run.result;
-      const last = r.fetches.at(-1)!;
-      const after = r.transactions.filter((t) => t.end > last.end).map((t) => `${t.table}:${t.actions}@${Math.round(t.start - last.end)}-${Math.round(t.end - last.end)}`);
-      const others = r.otherTableCalls.filter((c) => c.end > last.end).map((c) => `${c.table}.${c.method}@${Math.round(c.start - last.end)}-${Math.round(c.end - last.end)}`);
-      log(`TAIL lastFetch ${Math.round(last.end - last.start)} ms; syncEnd +${Math.round(r.timings.syncEndMs - last.end)}; tx ${after.join(' ')}; other ${others.join(' ')}; setup first fetch start ${Math.round(r.fetches[0]!.start - r.timings.syncStartMs)}`);
-      const early = r.otherTableCalls.filter((c) => c.start < r.fetches[0]!.start).map((c) => `${c.table}.${c.method}@${Math.round(c.start - r.timings.syncStartMs)}-${Math.round(c.end - r.timings.syncStartMs)}`);
-      const earlyTx = r.transactions.filter((t) => t.start < r.fetches[0]!.start).map((t) => `${t.table}@${Math.round(t.start - r.timings.syncStartMs)}-${Math.round(t.end - r.timings.syncStartMs)}`);
-      log(`SETUP ${early.join(' ')} ${earlyTx.join(' ')}`);
-    }
     const emulator = world.emulator.stats();
     const accepted = world.emulator
       .requestLog()
