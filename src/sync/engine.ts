@@ -17,9 +17,10 @@ import { fromDate, maxDateTime, minDateTime, minusMinutes, normalizeDateTime } f
  *
  * - The pass reads `cursor ge (watermark - lookback)` (the first pass: everything, or SYNC_INITIAL_DAYS) and upserts
  *   by id, so re-reading the window is harmless.
- * - After each stored page, the checkpoint (next link, largest cursor stored, counts) is saved: a run cut short by the
- *   time budget, an error or a kill resumes there. The watermark moves only when the whole pass is stored, because
- *   Graph returns records in no order.
+ * - Pages stream through one EntityWriter: page n+1 is fetched and mapped while page n's transactions run. Once every
+ *   page up to n is stored, the checkpoint (page n's next link, the largest cursor stored, counts) is saved in the
+ *   background, at most every SYNC_CHECKPOINT_SECONDS: a run cut short by the time budget, an error or a kill resumes
+ *   there. The watermark moves only when the whole pass is stored, because Graph returns records in no order.
  * - A next link Graph no longer accepts restarts the pass from the committed watermark.
  * - A lease (SyncState, ETag-guarded, renewed while alive) keeps two runs of a collection apart.
  */
