@@ -22,6 +22,8 @@ export interface MappedRecord {
   aggregates: Record<string, string>;
   /** Why the record had to be stored differently from the plain mapping (empty when it fits as it is). */
   adjustments: string[];
+  /** About the entity's size in a transaction's body (bytes of UTF-16, property names and type annotations included). */
+  bytes: number;
 }
 
 /** The longest string a property may hold (64 KiB of UTF-16), with room to spare. */
@@ -128,9 +130,11 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     break;
   }
 
-  // Strings over the property limit continue in <name>_part2, <name>_part3, ...
+  // Strings over the property limit continue in <name>_part2, <name>_part3, ...; the entity's size is added up here.
+  let units = 2 * (tenantId.length + syncedAt.length) + 200;
   for (const name of Object.keys(columns)) {
     const value = columns[name];
+    units += 2 * name.length + 40 + (typeof value === 'string' ? value.length : typeof value === 'object' ? value.value.length : 5);
     if (typeof value !== 'string' || value.length <= MAX_STRING_UNITS || name === 'rowKey') continue;
     const parts = splitString(value);
     columns[name] = parts[0]!;
@@ -145,7 +149,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   columns.syncedAt = { value: syncedAt, type: 'DateTime' };
   const aggregates: Record<string, string> = {};
   for (const column of collection.aggregateBy) aggregates[column] = countedValue(record[column]);
-  return { entity, cursor: dated(collection.cursor), aggregates, adjustments };
+  return { entity, cursor: dated(collection.cursor), aggregates, adjustments, bytes: units * 2 };
 }
 
 /** Whether a property can be a column of its own (names repeat from record to record: the answer is kept). */

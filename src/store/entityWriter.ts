@@ -31,7 +31,6 @@ interface Row {
   /** The page that added the row first (a later version of the same id replaces the record, not the page). */
   page: number;
   key: string;
-  bytes: number;
 }
 
 /**
@@ -97,10 +96,10 @@ export class EntityWriter {
       const seen = rows.get(rowKey);
       if (seen) {
         // The same id twice before it was written: the version with the later cursor is stored (the later read on a tie).
-        if ((record.cursor ?? '') >= (seen.record.cursor ?? '')) Object.assign(seen, { record, bytes: entityBytes(record) });
+        if ((record.cursor ?? '') >= (seen.record.cursor ?? '')) seen.record = record;
         continue;
       }
-      rows.set(rowKey, { record, page, key: `${partitionKey}\n${rowKey}`, bytes: entityBytes(record) });
+      rows.set(rowKey, { record, page, key: `${partitionKey}\n${rowKey}` });
       added++;
     }
     this.unstored.set(page, added);
@@ -136,9 +135,9 @@ export class EntityWriter {
       bytes = 0;
     };
     for (const row of rows.values()) {
-      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + row.bytes > MAX_BATCH_BYTES)) emit();
+      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + row.record.bytes > MAX_BATCH_BYTES)) emit();
       batch.push(row);
-      bytes += row.bytes;
+      bytes += row.record.bytes;
     }
     if (batch.length === MAX_BATCH || (batch.length > 0 && flushRest(batch[0]!.page))) emit();
     if (rows.size === 0) this.held.delete(partition);
@@ -270,15 +269,6 @@ async function readCounted(client: TableClient, batch: MappedRecord[], columns: 
 function syncedAtOf(record: MappedRecord): string | undefined {
   const value = record.entity.syncedAt;
   return normalizeDateTime(value && typeof value === 'object' ? value.value : value);
-}
-
-/** About the size of an entity in a transaction's body (UTF-16 units, names and type annotations included). */
-function entityBytes(record: MappedRecord): number {
-  let units = 0;
-  for (const [name, value] of Object.entries(record.entity)) {
-    units += 2 * name.length + 40 + (typeof value === 'object' ? value.value.length : String(value).length);
-  }
-  return units * 2;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
