@@ -51,10 +51,13 @@ export function analyse(child: SyncChildResult): Breakdown | undefined {
   const writeEnd = Math.max(...data.map((t) => t.end));
 
   // Sweep over start/end events: time with none in flight, and the area under "in flight".
-  const events = data.flatMap((t) => [
-    [t.start, 1],
-    [t.end, -1],
-  ] as [number, number][]);
+  const events = data.flatMap(
+    (t) =>
+      [
+        [t.start, 1],
+        [t.end, -1],
+      ] as [number, number][],
+  );
   events.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
   let inFlight = 0;
   let last = writeStart;

@@ -125,7 +125,16 @@ interface PacedFigures {
 }
 
 interface QuietFigures {
-  collections: { collection: string; outcome: string; requests: number; pages: number; records: number; transactions: number; durationMs: number; lookbackFrom?: string }[];
+  collections: {
+    collection: string;
+    outcome: string;
+    requests: number;
+    pages: number;
+    records: number;
+    transactions: number;
+    durationMs: number;
+    lookbackFrom?: string;
+  }[];
   graphRequests: number;
   graph429: number;
   /** Child process start -> its modules loaded / sync done (ms, measured in the child from performance.timeOrigin). */
@@ -497,7 +506,9 @@ function humanReport(r: Report): string {
     const q = r.quiet;
     lines.push('', 'Quiet run: nothing new, both collections, 1 request/s');
     for (const c of q.collections) {
-      lines.push(`  ${c.collection.padEnd(36)}${c.requests} request(s), ${c.pages} page(s), ${c.records} records re-read, ${c.transactions} data transactions`);
+      lines.push(
+        `  ${c.collection.padEnd(36)}${c.requests} request(s), ${c.pages} page(s), ${c.records} records re-read, ${c.transactions} data transactions`,
+      );
     }
     lines.push(
       `  Graph requests / 429s               ${q.graphRequests} / ${q.graph429}; at the emulator: ${q.requestLog.map((e) => `+${e.atMs} ms ${e.route} ${e.status}`).join(', ')}`,
@@ -550,7 +561,12 @@ async function main(argv: string[]): Promise<void> {
   report.full = first.full;
   report.ceiling = first.ceiling;
   if (opts.repeat > 1) {
-    report.repeats = attempts.map((a) => ({ syncMs: a.full.durationMs, ceilingMs: Math.round(a.ceiling!.writeMs), ratio: a.ceiling!.ratio, peakRssMB: a.full.peakRssMB }));
+    report.repeats = attempts.map((a) => ({
+      syncMs: a.full.durationMs,
+      ceilingMs: Math.round(a.ceiling!.writeMs),
+      ratio: a.ceiling!.ratio,
+      peakRssMB: a.full.peakRssMB,
+    }));
     // Other work on the machine only ever adds time: the best of each is the best estimate of its own cost.
     report.ratioOfBest = Math.min(...report.repeats.map((x) => x.ceilingMs)) / Math.min(...report.repeats.map((x) => x.syncMs));
   }

@@ -67,7 +67,13 @@ function toBatches(entities: Entity[]): Entity[][] {
 
 const checkpointOf = (ctx: Ctx, page: number): CollectionState => ({
   ...ctx.state,
-  pass: { nextLink: `https://graph.example/next/${page}`, pages: page + 1, records: (page + 1) * PAGE, startedAt: new Date().toISOString(), runId: 'bench' },
+  pass: {
+    nextLink: `https://graph.example/next/${page}`,
+    pages: page + 1,
+    records: (page + 1) * PAGE,
+    startedAt: new Date().toISOString(),
+    runId: 'bench',
+  },
 });
 
 async function ceiling(ctx: Ctx): Promise<Outcome> {
@@ -139,7 +145,11 @@ async function runStrategy(name: StrategyName, pages: Record_[][]): Promise<Outc
     for await (const page of data.listEntities({ queryOptions: { select: ['RowKey'] } }).byPage({ maxPageSize: 1000 })) stored += page.length;
     const expected = pages.reduce((sum, p) => sum + p.length, 0);
     if (stored !== expected) throw new Error(`${name}: ${stored} rows stored, ${expected} expected`);
-    return { ...outcome, ownCpuMs: ownCpuMs() - cpuBefore, azuriteCpuMs: azBefore !== undefined && azAfter !== undefined ? azAfter - azBefore : undefined };
+    return {
+      ...outcome,
+      ownCpuMs: ownCpuMs() - cpuBefore,
+      azuriteCpuMs: azBefore !== undefined && azAfter !== undefined ? azAfter - azBefore : undefined,
+    };
   } finally {
     await azurite.stop();
   }

@@ -106,7 +106,9 @@ for (const file of entries) {
   const missing = output.match(/Cannot find (?:module|package) '([^']+)'/);
   if (missing) {
     unresolved++;
-    console.error(`stage-function-package: ${functionsDir}/${file} imports '${missing[1]}', which is not in the package (a devDependency, or a file outside src/ and ${functionsDir}/?)`);
+    console.error(
+      `stage-function-package: ${functionsDir}/${file} imports '${missing[1]}', which is not in the package (a devDependency, or a file outside src/ and ${functionsDir}/?)`,
+    );
   } else if (probe.status !== 0) {
     const lastLines = output.trim().split('\n').slice(-3).join(' | ');
     console.warn(`stage-function-package: note: loading ${functionsDir}/${file} outside Azure exited ${probe.status}: ${lastLines}`);
@@ -129,6 +131,4 @@ const walk = (dir) => {
   }
 };
 walk(stage);
-console.log(
-  `Staged ${relative(root, stage)}: ${entries.length} function file(s), ${files} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`,
-);
+console.log(`Staged ${relative(root, stage)}: ${entries.length} function file(s), ${files} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`);

@@ -17,14 +17,18 @@ export const KEY_PARTITION = '_api';
 export const KEY_ROW = 'continuationSigningKey';
 const MAX_TOKEN_LENGTH = 8192;
 
-const TokenShape = z.object({ v: z.literal(1), c: z.string().min(1).max(4096), q: z.string().min(1).max(128), s: z.string().min(1).max(128) }).strict();
+const TokenShape = z
+  .object({ v: z.literal(1), c: z.string().min(1).max(4096), q: z.string().min(1).max(128), s: z.string().min(1).max(128) })
+  .strict();
 
 const keys = new WeakMap<TableClient, Buffer>();
 const creating = new WeakMap<TableClient, Promise<Buffer>>();
 
 /** Hash of what a token is bound to: the collection and its normalized Table filter. */
 export function queryHash(collection: string, filter: string): string {
-  return createHash('sha256').update(JSON.stringify([collection, filter])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([collection, filter]))
+    .digest('base64url');
 }
 
 function signature(key: Buffer, q: string, c: string): string {

@@ -17,7 +17,17 @@ import { readParams } from './params';
  * Every caller value reaches the Table query through the SDK's `odata` tag (quotes doubled, literals quoted), after
  * validation; the query is always scoped to the configured tenant's partitions.
  */
-export const LIST_PARAMETERS = ['riskLevel', 'riskState', 'userId', 'userPrincipalName', 'since', 'until', 'top', 'format', 'continuationToken'] as const;
+export const LIST_PARAMETERS = [
+  'riskLevel',
+  'riskState',
+  'userId',
+  'userPrincipalName',
+  'since',
+  'until',
+  'top',
+  'format',
+  'continuationToken',
+] as const;
 export const ENUM_PARAMETERS = ['riskLevel', 'riskState'] as const;
 export const DEFAULT_TOP = 100;
 export const MAX_TOP = 1000;
@@ -47,7 +57,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Resolves the `{collection}` route parameter (case-insensitively); 404 naming the collections otherwise. */
 export function resolveCollection(raw: string | undefined): CollectionName {
   const found = COLLECTION_NAMES.find((c) => c.toLowerCase() === (raw ?? '').toLowerCase());
-  if (!found) throw notFound(`no collection ${quote(raw ?? '')}: accepted collections are ${COLLECTION_NAMES.join(', ')} (GET /api/snapshot/<collection>)`);
+  if (!found)
+    throw notFound(`no collection ${quote(raw ?? '')}: accepted collections are ${COLLECTION_NAMES.join(', ')} (GET /api/snapshot/<collection>)`);
   return found;
 }
 
@@ -74,14 +85,17 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
 
   const userId = params.get('userId');
   if (userId !== undefined) {
-    if (!GUID.test(userId)) throw badRequest(`userId must be a user's object id (a GUID such as 6d4f2b8e-1c3a-4e5f-9a7b-0c1d2e3f4a5b), got ${quote(userId)}`);
+    if (!GUID.test(userId))
+      throw badRequest(`userId must be a user's object id (a GUID such as 6d4f2b8e-1c3a-4e5f-9a7b-0c1d2e3f4a5b), got ${quote(userId)}`);
     query.userId = userId.toLowerCase();
   }
 
   const upn = params.get('userPrincipalName');
   if (upn !== undefined) {
     if (upn.length === 0 || upn.length > MAX_UPN_LENGTH || CONTROL.test(upn)) {
-      throw badRequest(`userPrincipalName must be 1 to ${MAX_UPN_LENGTH} characters without control characters (an exact, case-sensitive match), got ${quote(upn)}`);
+      throw badRequest(
+        `userPrincipalName must be 1 to ${MAX_UPN_LENGTH} characters without control characters (an exact, case-sensitive match), got ${quote(upn)}`,
+      );
     }
     query.userPrincipalName = upn;
   }
@@ -97,7 +111,8 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
   const top = params.get('top');
   if (top !== undefined) {
     const n = /^\d{1,7}$/.test(top) ? Number(top) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_TOP) throw badRequest(`top must be a whole number from 1 to ${MAX_TOP} (default ${DEFAULT_TOP}), got ${quote(top)}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_TOP)
+      throw badRequest(`top must be a whole number from 1 to ${MAX_TOP} (default ${DEFAULT_TOP}), got ${quote(top)}`);
     query.top = n;
   }
 

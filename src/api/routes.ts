@@ -22,6 +22,12 @@ export function httpFunctions(settings: Settings, service: () => SyncService = s
       route: 'snapshot/{collection}',
       handler: guarded((request, context) => listCollection(service(), request, context)),
     },
-    { ...common, methods: [...common.methods], name: 'health', route: 'health', handler: guarded((request, context) => health(service(), request, context)) },
+    {
+      ...common,
+      methods: [...common.methods],
+      name: 'health',
+      route: 'health',
+      handler: guarded((request, context) => health(service(), request, context)),
+    },
   ];
 }

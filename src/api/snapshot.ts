@@ -59,7 +59,10 @@ export function etagOf(body: string): string {
 export function matchesIfNoneMatch(header: string | null, etag: string): boolean {
   if (header === null) return false;
   const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
-  const tags = header.split(',').map((t) => t.trim()).filter(Boolean);
+  const tags = header
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return tags.some((t) => t === '*' || opaque(t) === opaque(etag));
 }
 

@@ -34,7 +34,10 @@ export function formatStatus(statuses: CollectionStatus[]): string {
       if (s.passInProgress) lines.push(`  pass in progress: since ${s.passInProgress.startedAt}, ${s.passInProgress.pages} pages stored`);
       lines.push(`  rows:             ${number.format(s.total)}`);
       for (const [column, values] of Object.entries(s.counts)) {
-        const text = Object.entries(values).sort(([, a], [, b]) => b - a).map(([v, n]) => `${v} ${number.format(n)}`).join(', ');
+        const text = Object.entries(values)
+          .sort(([, a], [, b]) => b - a)
+          .map(([v, n]) => `${v} ${number.format(n)}`)
+          .join(', ');
         lines.push(`  by ${column}:${' '.repeat(Math.max(1, 14 - column.length))}${text || '-'}`);
       }
       if (s.staleReason) lines.push(`  stale because:    ${s.staleReason}`);
@@ -50,14 +53,20 @@ export class ProgressLine {
   private printedAt = 0;
   private dirty = false;
 
-  constructor(private readonly stream: NodeJS.WriteStream, private readonly intervalMs = stream.isTTY ? 200 : 5000) {}
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly intervalMs = stream.isTTY ? 200 : 5000,
+  ) {}
 
   update(progress: Progress): void {
     this.last.set(progress.collection, progress);
     if (Date.now() - this.printedAt < this.intervalMs) return;
     this.printedAt = Date.now();
     const text = [...this.last.values()]
-      .map((p) => `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.records)} records, ${number.format(Math.round(p.records / Math.max(0.001, p.elapsedMs / 1000)))} records/s`)
+      .map(
+        (p) =>
+          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.records)} records, ${number.format(Math.round(p.records / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
+      )
       .join(' | ');
     if (this.stream.isTTY) {
       this.stream.write(`\r\x1b[K${text}`);

@@ -23,7 +23,11 @@ function readValues(file: string): Record<string, string> {
   }
   const values = (parsed as { Values?: unknown }).Values;
   if (!values || typeof values !== 'object') throw new Error(`${file} has no "Values" object`);
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string' || typeof v === 'number').map(([k, v]) => [k, String(v)]));
+  return Object.fromEntries(
+    Object.entries(values)
+      .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
+      .map(([k, v]) => [k, String(v)]),
+  );
 }
 
 /** True when real settings are configured (environment or local.settings.json): `npm start` then uses them. */

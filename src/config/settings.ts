@@ -59,7 +59,11 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
   { name: 'SYNC_TIME_BUDGET_SECONDS', default: '540', description: 'How long one timer run may page before it checkpoints and stops' },
   { name: 'SYNC_LEASE_SECONDS', default: '120', description: 'Lease that keeps two runs of one collection apart; renewed while a run is alive' },
-  { name: 'SYNC_CHECKPOINT_SECONDS', default: '1', description: 'Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one' },
+  {
+    name: 'SYNC_CHECKPOINT_SECONDS',
+    default: '1',
+    description: 'Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one',
+  },
   ...COLLECTION_SETTINGS,
   { name: 'TABLE_SYNC_STATE', default: 'SyncState', description: 'Table of watermarks, checkpoints, leases and aggregates' },
   { name: 'TABLE_SYNC_RUNS', default: 'SyncRuns', description: 'Table with one row per run' },
@@ -213,7 +217,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       message: 'must be the tenant id (a GUID) or its domain name (contoso.onmicrosoft.com)',
     }),
   );
-  const clientId = read('AZURE_CLIENT_ID', z.string().refine((v) => GUID.test(v), { message: 'must be a client id (a GUID)' }));
+  const clientId = read(
+    'AZURE_CLIENT_ID',
+    z.string().refine((v) => GUID.test(v), { message: 'must be a client id (a GUID)' }),
+  );
   if (raw('AZURE_CLIENT_SECRET') && !raw('AZURE_CLIENT_ID')) {
     problems.push({ setting: 'AZURE_CLIENT_ID', message: 'is required when AZURE_CLIENT_SECRET is set' });
   }
@@ -229,7 +236,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const graphEndpoint = read('GRAPH_ENDPOINT', httpsOrigin);
 
   const connectionString = raw('TABLES_CONNECTION_STRING');
-  const endpoint = read('TABLES_ENDPOINT', z.url({ protocol: /^https?$/, error: 'must be the table service URL, e.g. https://<account>.table.core.windows.net' }));
+  const endpoint = read(
+    'TABLES_ENDPOINT',
+    z.url({ protocol: /^https?$/, error: 'must be the table service URL, e.g. https://<account>.table.core.windows.net' }),
+  );
   let tables: Settings['tables'] | undefined;
   if (connectionString && raw('TABLES_ENDPOINT')) {
     problems.push({ setting: 'TABLES_CONNECTION_STRING', message: 'and TABLES_ENDPOINT are both set: set only one' });
@@ -261,10 +271,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const stateTable = read('TABLE_SYNC_STATE', tableName);
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
-  const httpAuthLevel = read(
-    'HTTP_AUTH_LEVEL',
-    z.enum(['function', 'admin', 'anonymous'], { error: 'must be function, admin or anonymous' }),
-  );
+  const httpAuthLevel = read('HTTP_AUTH_LEVEL', z.enum(['function', 'admin', 'anonymous'], { error: 'must be function, admin or anonymous' }));
 
   const collections = {} as Record<CollectionName, CollectionSettings>;
   const tableNames = new Map<string, string>();

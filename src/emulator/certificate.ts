@@ -21,9 +21,7 @@ const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
  * (basicConstraints CA:true), so pointing NODE_EXTRA_CA_CERTS at `certPath` makes Node trust the emulator
  * at https://localhost, https://127.0.0.1 and https://[::1].
  */
-export async function ensureEmulatorCertificate(
-  dir: string = path.join(process.cwd(), '.local', 'emulator'),
-): Promise<EmulatorCertificate> {
+export async function ensureEmulatorCertificate(dir: string = path.join(process.cwd(), '.local', 'emulator')): Promise<EmulatorCertificate> {
   const certPath = path.join(dir, CERT_FILE);
   const keyPath = path.join(dir, KEY_FILE);
 

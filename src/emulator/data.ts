@@ -88,8 +88,7 @@ export function generateRiskyUsers(count: number, options: RiskyUserGeneratorOpt
 export function generateRiskDetections(count: number, options: RiskDetectionGeneratorOptions): RiskDetection[] {
   const seed = options.seed ?? 1;
   const rng = new Prng(`${seed}:riskDetections`);
-  const users =
-    typeof options.users === 'object' ? options.users : generateUserIdentities(options.users ?? Math.max(1, Math.ceil(count / 4)), seed);
+  const users = typeof options.users === 'object' ? options.users : generateUserIdentities(options.users ?? Math.max(1, Math.ceil(count / 4)), seed);
   if (users.length === 0) throw new RangeError('generateRiskDetections needs at least one user');
   const fromTicks = ticksOfDate(options.from);
   const toTicks = ticksOfDate(options.to);
@@ -188,7 +187,12 @@ const TOKEN_ISSUERS = [
 const DETAILS: Record<string, [readonly string[], readonly string[]]> = {
   atRisk: [['none'], []],
   remediated: [
-    ['userPerformedSecuredPasswordReset', 'userPassedMFADrivenByRiskBasedPolicy', 'userPerformedSecuredPasswordChange', 'adminGeneratedTemporaryPassword'],
+    [
+      'userPerformedSecuredPasswordReset',
+      'userPassedMFADrivenByRiskBasedPolicy',
+      'userPerformedSecuredPasswordChange',
+      'adminGeneratedTemporaryPassword',
+    ],
     ['userChangedPasswordOnPremises', 'microsoftRevokedSessions'],
   ],
   dismissed: [
@@ -316,7 +320,13 @@ function activityRound(emulator: GraphEmulator, rng: Prng, options: ActivityOpti
       const user = rng.pick(atRisk);
       const state = rng.chance(0.6) ? 'remediated' : 'dismissed';
       const detail = riskDetailFor(rng, state, 0.1);
-      emulator.upsert('riskyUsers', { ...user, riskState: state, riskDetail: detail, riskLevel: 'none', riskLastUpdatedDateTime: formatTicks(now()) });
+      emulator.upsert('riskyUsers', {
+        ...user,
+        riskState: state,
+        riskDetail: detail,
+        riskLevel: 'none',
+        riskLastUpdatedDateTime: formatTicks(now()),
+      });
       for (const d of emulator.list('riskDetections', { visibleOnly: true })) {
         if (d.userId === user.id && d.riskState === 'atRisk') {
           emulator.upsert('riskDetections', { ...d, riskState: state, riskDetail: detail, lastUpdatedDateTime: formatTicks(now()) });

@@ -53,13 +53,7 @@ export interface Truncation {
 }
 
 /** Writes a JSON body; with `truncate`, only its first part (see the `truncate` fault). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-  truncate?: Truncation,
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, truncate?: Truncation): void {
   const full = Buffer.from(JSON.stringify(body), 'utf8');
   const payload = truncate ? full.subarray(0, Math.floor(full.length * (truncate.fraction ?? 0.5))) : full;
   res.writeHead(status, {

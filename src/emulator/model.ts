@@ -22,15 +22,7 @@ export interface CollectionSchema {
 }
 
 export const RISK_LEVEL = ['low', 'medium', 'high', 'hidden', 'none', 'unknownFutureValue'] as const;
-export const RISK_STATE = [
-  'none',
-  'confirmedSafe',
-  'remediated',
-  'dismissed',
-  'atRisk',
-  'confirmedCompromised',
-  'unknownFutureValue',
-] as const;
+export const RISK_STATE = ['none', 'confirmedSafe', 'remediated', 'dismissed', 'atRisk', 'confirmedCompromised', 'unknownFutureValue'] as const;
 export const RISK_DETAIL = [
   'none',
   'adminGeneratedTemporaryPassword',

@@ -12,15 +12,7 @@ import { ensureEmulatorCertificate } from './certificate.js';
 import { FaultController, type FaultSpec } from './faults.js';
 import { FilterError } from './filter.js';
 import { GraphApi, NotFoundError, matchRoute, shapeRecord } from './graph-api.js';
-import {
-  ODATA_JSON,
-  type RequestIds,
-  type Truncation,
-  defaultErrorCode,
-  graphError,
-  requestIds,
-  sendJson,
-} from './http.js';
+import { ODATA_JSON, type RequestIds, type Truncation, defaultErrorCode, graphError, requestIds, sendJson } from './http.js';
 import { IDENTITY_PATH, appServiceError, tokenResponse } from './identity.js';
 import { type ApiVersion, type CollectionName, type RecordInput, type RecordOf } from './model.js';
 import { SkipTokens } from './paging.js';
@@ -417,9 +409,7 @@ class Emulator implements GraphEmulator {
       this.recorder.mutable.accepted++;
     }
 
-    const includeUnknownEnums = (prefer ?? '')
-      .split(',')
-      .some((p) => p.trim().toLowerCase() === 'include-unknown-enum-members');
+    const includeUnknownEnums = (prefer ?? '').split(',').some((p) => p.trim().toLowerCase() === 'include-unknown-enum-members');
     let result;
     try {
       result = this.api.get(route, url.searchParams, includeUnknownEnums);

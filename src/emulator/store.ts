@@ -89,7 +89,8 @@ function normalizeRecord(collection: CollectionName, input: Record<string, unkno
   for (const [name, def] of Object.entries(SCHEMAS[collection].properties)) {
     const value = record[name];
     if (def.type !== 'datetime' || value === null || value === undefined) continue;
-    const normalized = typeof value === 'string' ? normalizeDateTime(value) : value instanceof Date ? normalizeDateTime(value.toISOString()) : undefined;
+    const normalized =
+      typeof value === 'string' ? normalizeDateTime(value) : value instanceof Date ? normalizeDateTime(value.toISOString()) : undefined;
     if (!normalized) throw new TypeError(`${collection} ${record.id}: ${name} is not a DateTimeOffset: ${String(value)}`);
     record[name] = normalized;
   }

@@ -32,7 +32,11 @@ export class GraphTransportError extends GraphRequestError {
 /** No token could be had: the credential chain found nothing, or refused. */
 export class GraphAuthenticationError extends Error {
   override readonly name = 'GraphAuthenticationError';
-  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(
       `Could not get a token for Microsoft Graph: ${message} - in Azure, give the Function App a managed identity (AZURE_CLIENT_ID for a user-assigned one); ` +
         'locally, set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, or sign in with az login',

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { AuthenticationHandler, HTTPMessageHandler, type AuthenticationProvider, type Context, type Middleware } from '@microsoft/microsoft-graph-client';
+import {
+  AuthenticationHandler,
+  HTTPMessageHandler,
+  type AuthenticationProvider,
+  type Context,
+  type Middleware,
+} from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
 import { GraphAuthenticationError, GraphRequestError, GraphTransportError } from './errors';
@@ -56,7 +62,8 @@ class RefreshableTokenProvider implements AuthenticationProvider {
       token = await this.credential.getToken(this.scope);
     } catch (error) {
       const err = error as { name?: string; message?: string; statusCode?: number };
-      const retryable = err.name !== 'CredentialUnavailableError' && (err.statusCode === undefined || err.statusCode >= 500 || err.statusCode === 429);
+      const retryable =
+        err.name !== 'CredentialUnavailableError' && (err.statusCode === undefined || err.statusCode >= 500 || err.statusCode === 429);
       throw new GraphAuthenticationError(err.message ?? String(error), retryable, { cause: error });
     }
     if (!token) throw new GraphAuthenticationError('the credential returned no token', true);
@@ -71,7 +78,10 @@ class RefreshableTokenProvider implements AuthenticationProvider {
 /** Takes the pacer's slot after the token is in hand, so time spent getting a token never bunches requests up. */
 class PacingHandler implements Middleware {
   private next?: Middleware;
-  constructor(private readonly pacer: Pacer, private readonly signal?: AbortSignal) {}
+  constructor(
+    private readonly pacer: Pacer,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async execute(context: Context): Promise<void> {
     const answered = await this.pacer.acquire(this.signal);
@@ -121,7 +131,11 @@ export class GraphReader {
 
   async getPage(url: string): Promise<GraphPage> {
     if (new URL(url).origin !== this.origin) {
-      throw new GraphRequestError(0, 'UnexpectedNextLink', `Graph sent a next link to another origin (${new URL(url).origin}); the token is only sent to ${this.origin}`);
+      throw new GraphRequestError(
+        0,
+        'UnexpectedNextLink',
+        `Graph sent a next link to another origin (${new URL(url).origin}); the token is only sent to ${this.origin}`,
+      );
     }
     const { retry, signal } = this.options;
     let refreshedToken = false;
@@ -194,7 +208,9 @@ export class GraphReader {
       if (error instanceof GraphAuthenticationError) throw error;
       if (this.options.signal?.aborted) throw this.options.signal.reason;
       const cause = (error as { cause?: { code?: string } }).cause;
-      const reason = timeout.aborted ? `no answer within ${this.options.retry.requestTimeoutMs} ms` : `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`;
+      const reason = timeout.aborted
+        ? `no answer within ${this.options.retry.requestTimeoutMs} ms`
+        : `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`;
       throw new GraphTransportError(reason, url);
     }
   }

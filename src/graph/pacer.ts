@@ -11,7 +11,11 @@ export class Pacer {
   private warmRttMs?: number;
 
   /** `margin` keeps us just under the budget, so clock jitter on either side does not cost a 429. */
-  constructor(requestsPerSecond: number, margin = 0.015, private readonly idleMs = 4000) {
+  constructor(
+    requestsPerSecond: number,
+    margin = 0.015,
+    private readonly idleMs = 4000,
+  ) {
     this.intervalMs = (1000 / requestsPerSecond) * (1 + margin);
   }
 

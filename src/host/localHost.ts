@@ -69,7 +69,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     }
     if (!found) {
       res.writeHead(methodMismatch ? 405 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: methodMismatch ? 'MethodNotAllowed' : 'NotFound', message: `no function serves ${req.method} ${url.pathname}` } }));
+      res.end(
+        JSON.stringify({
+          error: { code: methodMismatch ? 'MethodNotAllowed' : 'NotFound', message: `no function serves ${req.method} ${url.pathname}` },
+        }),
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -91,7 +95,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     res.writeHead(response.status ?? 200, outHeaders);
     if (response.body && req.method !== 'HEAD') {
       await new Promise<void>((resolve, reject) => {
-        Readable.fromWeb(response.body as never).on('error', reject).pipe(res).on('finish', resolve).on('error', reject);
+        Readable.fromWeb(response.body as never)
+          .on('error', reject)
+          .pipe(res)
+          .on('finish', resolve)
+          .on('error', reject);
       });
     } else res.end();
   }
@@ -103,7 +111,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const previous = running.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        await fn.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never, invocationContext(name, options.log));
+        await fn.handler(
+          { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never,
+          invocationContext(name, options.log),
+        );
       } catch (error) {
         options.log.error(`${name} failed: ${(error as Error).message}`);
       }
@@ -112,9 +123,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     return next;
   };
 
-  const crons = options.timers
-    ? timers.map((t) => new Cron(t.schedule, { timezone: 'UTC', protect: true }, () => runTimer(t.name)))
-    : [];
+  const crons = options.timers ? timers.map((t) => new Cron(t.schedule, { timezone: 'UTC', protect: true }, () => runTimer(t.name))) : [];
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -60,10 +60,14 @@ export async function runDemo(options: { port: number }): Promise<void> {
     mkdirSync(path.dirname(settingsFile), { recursive: true });
     writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: values }, null, 2), { mode: 0o600 });
 
-    const host = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'risk-sync.js'), 'serve', '--port', String(options.port), '--timers', '--sync-now'], {
-      env: { ...process.env, ...values },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const host = spawn(
+      process.execPath,
+      [path.join(__dirname, '..', '..', '..', 'bin', 'risk-sync.js'), 'serve', '--port', String(options.port), '--timers', '--sync-now'],
+      {
+        env: { ...process.env, ...values },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     process.stderr.write(
       [
         '',
@@ -93,7 +97,14 @@ export async function runDemo(options: { port: number }): Promise<void> {
   }
 }
 
-export async function runStandaloneEmulator(options: { port: number; detections: number; users: number; seed: number; throttling: boolean; activity?: boolean }) {
+export async function runStandaloneEmulator(options: {
+  port: number;
+  detections: number;
+  users: number;
+  seed: number;
+  throttling: boolean;
+  activity?: boolean;
+}) {
   const { certPath } = await ensureEmulatorCertificate();
   const emulator = await seededEmulator({ ...options, port: options.port || undefined });
   const activity = options.activity ? startActivity(emulator, { seed: options.seed, intervalMs: 10_000 }) : undefined;

@@ -31,7 +31,6 @@ export const MAX_STRING_UNITS = 32_000;
 /** Table Storage allows 252 properties besides PartitionKey, RowKey and Timestamp. */
 export const MAX_PROPERTIES = 252;
 
-
 /** Suffix of the extra columns a long string continues in: `additionalInfo`, `additionalInfo_part2`, ... */
 const PART = '_part';
 /** JSON object of the properties that could not be stored as columns of their own. */
@@ -46,7 +45,18 @@ const LOCATION_COLUMNS = {
 } as const;
 const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 // partitionKey, rowKey, etag, timestamp: names the Table SDK gives a meaning of its own (keys, metadata) on write or read.
-const RESERVED = new Set(['PartitionKey', 'RowKey', 'Timestamp', 'partitionKey', 'rowKey', 'etag', 'timestamp', 'odata', ...SYNC_COLUMNS, OVERFLOW_COLUMN]);
+const RESERVED = new Set([
+  'PartitionKey',
+  'RowKey',
+  'Timestamp',
+  'partitionKey',
+  'rowKey',
+  'etag',
+  'timestamp',
+  'odata',
+  ...SYNC_COLUMNS,
+  OVERFLOW_COLUMN,
+]);
 const KEY_UNSAFE = /[/\\#?%\u0000-\u001f\u007f-\u009f]/g;
 
 /** RowKey of a Graph id: the id itself, or `~` + the id with unsafe characters percent-escaped. */
@@ -102,7 +112,8 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
       overflow[name] = value;
       continue;
     } else if (typeof value === 'string') {
-      if (type === 'datetime') adjustments.push(`${name} ${datetimes[name] ? 'is before 1601, the first date Table Storage holds' : 'is not a datetime'}, stored as text`);
+      if (type === 'datetime')
+        adjustments.push(`${name} ${datetimes[name] ? 'is before 1601, the first date Table Storage holds' : 'is not a datetime'}, stored as text`);
       columns[name] = value;
     } else if (typeof value === 'boolean') {
       columns[name] = value;
@@ -117,7 +128,14 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   // Too many properties: unknown ones move into the overflow column, known ones stay columns.
   const budget = MAX_PROPERTIES - SYNC_COLUMNS.length - 1;
   if (properties > budget) {
-    const known = new Set([...Object.keys(collection.columns), ...Object.values(LOCATION_COLUMNS), 'locationLatitude', 'locationLongitude', 'partitionKey', 'rowKey']);
+    const known = new Set([
+      ...Object.keys(collection.columns),
+      ...Object.values(LOCATION_COLUMNS),
+      'locationLatitude',
+      'locationLongitude',
+      'partitionKey',
+      'rowKey',
+    ]);
     const movable = Object.keys(columns).filter((n) => !known.has(n));
     for (const name of movable.slice(movable.length - (properties - budget))) {
       overflow[name] = record[name];

@@ -146,7 +146,7 @@ export class EntityWriter {
   /** Starts queued transactions while there is room, in order, except one that holds a row still in flight. */
   private pump(): void {
     let blocked: Set<string> | undefined;
-    for (let i = 0; i < this.queue.length && this.inFlight < this.parallelism && this.failure === undefined; ) {
+    for (let i = 0; i < this.queue.length && this.inFlight < this.parallelism && this.failure === undefined;) {
       const batch = this.queue[i]!;
       if (batch.some((row) => this.busy.has(row.key) || blocked?.has(row.key))) {
         blocked ??= new Set();

@@ -46,9 +46,7 @@ export interface CollectionState {
   lastSuccessAt?: string;
 }
 
-export type LeaseResult =
-  | { acquired: true; state: CollectionState; stateExisted: boolean }
-  | { acquired: false; holder: string; expiresAt: string };
+export type LeaseResult = { acquired: true; state: CollectionState; stateExisted: boolean } | { acquired: false; holder: string; expiresAt: string };
 
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';

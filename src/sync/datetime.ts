@@ -2,8 +2,7 @@
  * Graph prints DateTimeOffset values in UTC with 7 fractional digits (`2020-11-03T20:53:12.1984203Z`), finer than a
  * JS Date. Cursor values are kept as strings in that normalized form, which compare correctly as strings.
  */
-const DATETIME =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})$/i;
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** Graph's own form: already normalized when every field is in range (days up to 28 exist in every month). */
 const CANONICAL = /^\d{4}-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{7}Z$/;

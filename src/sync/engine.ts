@@ -165,7 +165,9 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
           summary.restarts++;
           await writer.flush(); // the pages read so far are stored, and checkpointed, before the pass starts over
           const restart = newPass(collection, reader, settings, state, options.full);
-          log.warn(`${name}: Graph no longer accepts the next link (${(error as Error).message}); restarting the pass from ${restart.from ?? 'the beginning'}`);
+          log.warn(
+            `${name}: Graph no longer accepts the next link (${(error as Error).message}); restarting the pass from ${restart.from ?? 'the beginning'}`,
+          );
           Object.assign(pass, { nextLink: restart.nextLink, from: restart.from });
           summary.filterFrom = pass.from;
           atPassStart = true;
@@ -227,7 +229,9 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
       if (stop) {
         await writer.flush();
         summary.outcome = 'partial';
-        log.info(`${name}: ${options.signal?.aborted ? 'stopped on request' : 'time budget used'}; the pass resumes from its checkpoint on the next run`);
+        log.info(
+          `${name}: ${options.signal?.aborted ? 'stopped on request' : 'time budget used'}; the pass resumes from its checkpoint on the next run`,
+        );
         break;
       }
     }
@@ -325,9 +329,7 @@ export async function recount(table: TableClient, collection: CollectionDefiniti
     queryOptions: { filter: tenantFilter(tenantId), select: [...collection.aggregateBy] },
   });
   for await (const row of rows) {
-    const values = Object.fromEntries(
-      collection.aggregateBy.map((c) => [c, countedValue(row[c])]),
-    );
+    const values = Object.fromEntries(collection.aggregateBy.map((c) => [c, countedValue(row[c])]));
     count(aggregates, values, 1);
   }
   return aggregates;

@@ -39,12 +39,7 @@ export interface StorageFaultScope {
 }
 
 export type StorageFaultSpec = StorageFaultScope &
-  (
-    | { kind: 'status'; status: 500 | 503; code?: string }
-    | { kind: 'reset' }
-    | { kind: 'lostResponse' }
-    | { kind: 'slow'; delayMs: number }
-  );
+  ({ kind: 'status'; status: 500 | 503; code?: string } | { kind: 'reset' } | { kind: 'lostResponse' } | { kind: 'slow'; delayMs: number });
 
 export type HookDecision = 'forward' | 'drop' | void;
 
@@ -163,7 +158,10 @@ export async function startStorageProxy(
 
   const sendError = (res: ServerResponse, status: number, code: string) => {
     const body = JSON.stringify({
-      'odata.error': { code, message: { lang: 'en-US', value: `${code}: injected by the storage proxy.\nRequestId:${nextId}\nTime:${new Date().toISOString()}` } },
+      'odata.error': {
+        code,
+        message: { lang: 'en-US', value: `${code}: injected by the storage proxy.\nRequestId:${nextId}\nTime:${new Date().toISOString()}` },
+      },
     });
     res.writeHead(status, {
       'content-type': 'application/json;odata=minimalmetadata;streaming=true;charset=utf-8',
@@ -199,7 +197,12 @@ export async function startStorageProxy(
       return drop(res);
     }
     const text = raw.toString('utf8');
-    const request: ProxiedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', body: text, ...classify(req.method ?? 'GET', req.url ?? '/', text) };
+    const request: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      body: text,
+      ...classify(req.method ?? 'GET', req.url ?? '/', text),
+    };
     const hook = takeHook(request);
     if (hook?.before && (await hook.before(request)) === 'drop') return drop(res);
 
@@ -217,7 +220,14 @@ export async function startStorageProxy(
     } catch {
       return drop(res);
     }
-    if (options.record) log.push({ at: performance.timeOrigin + performance.now(), status: answer.status, method: request.method, kind: request.kind, tables: request.tables });
+    if (options.record)
+      log.push({
+        at: performance.timeOrigin + performance.now(),
+        status: answer.status,
+        method: request.method,
+        kind: request.kind,
+        tables: request.tables,
+      });
     if (hook?.after && (await hook.after(request, answer.status)) === 'drop') return drop(res);
     if (fault?.kind === 'lostResponse' || down()) return drop(res);
     const headers = { ...answer.headers };
@@ -264,7 +274,12 @@ export async function startStorageProxy(
     log,
     addFault(spec) {
       const id = nextId++;
-      faults.push({ id, spec: { ...spec }, remaining: spec.count ?? Infinity, expiresAt: spec.durationMs === undefined ? Infinity : performance.now() + spec.durationMs });
+      faults.push({
+        id,
+        spec: { ...spec },
+        remaining: spec.count ?? Infinity,
+        expiresAt: spec.durationMs === undefined ? Infinity : performance.now() + spec.durationMs,
+      });
       return id;
     },
     clearFaults() {

@@ -63,22 +63,25 @@ describe('GET /api/snapshot/{collection}', () => {
     expect(api.errors).toEqual([]);
   });
 
-  it.each(['riskDetections', 'riskyUsers'] as const)('serves every %s row of the tenant, shaped like Graph (paged to the end)', async (collection) => {
-    const { items } = await listAll(url(`snapshot/${collection}`, { top: '1000' }));
-    const byId = [...items].sort((a, b) => String(a.id).localeCompare(String(b.id)));
-    expect(byId).toEqual(expected(collection));
-    // Graph's shape: nested location, typed values as JSON, additionalInfo as Graph's JSON string.
-    if (collection === 'riskDetections') {
-      const withGeo = items.find((i) => (i.location as { geoCoordinates?: unknown } | null)?.geoCoordinates) as Record<string, any>;
-      expect(typeof withGeo.location.geoCoordinates.latitude).toBe('number');
-      expect(withGeo.lastUpdatedDateTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
-      expect(typeof withGeo.additionalInfo).toBe('string');
-      const undated = items.find((i) => i.id === detections[1]!.id)!;
-      expect(undated.detectedDateTime).toBeNull();
-    } else {
-      expect(typeof items[0]!.isDeleted).toBe('boolean');
-    }
-  });
+  it.each(['riskDetections', 'riskyUsers'] as const)(
+    'serves every %s row of the tenant, shaped like Graph (paged to the end)',
+    async (collection) => {
+      const { items } = await listAll(url(`snapshot/${collection}`, { top: '1000' }));
+      const byId = [...items].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+      expect(byId).toEqual(expected(collection));
+      // Graph's shape: nested location, typed values as JSON, additionalInfo as Graph's JSON string.
+      if (collection === 'riskDetections') {
+        const withGeo = items.find((i) => (i.location as { geoCoordinates?: unknown } | null)?.geoCoordinates) as Record<string, any>;
+        expect(typeof withGeo.location.geoCoordinates.latitude).toBe('number');
+        expect(withGeo.lastUpdatedDateTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
+        expect(typeof withGeo.additionalInfo).toBe('string');
+        const undated = items.find((i) => i.id === detections[1]!.id)!;
+        expect(undated.detectedDateTime).toBeNull();
+      } else {
+        expect(typeof items[0]!.isDeleted).toBe('boolean');
+      }
+    },
+  );
 
   it('answers JSON with content-type, no nextLink on a single page, and HEAD without a body', async () => {
     const answer = await getJson<ListBody>(url('snapshot/riskyUsers', { top: '1000' }));
@@ -103,7 +106,12 @@ describe('GET /api/snapshot/{collection}', () => {
     cases.push(['riskLevel=high,medium', 'riskDetections', { riskLevel: 'high,medium' }, (r) => ['high', 'medium'].includes(r.riskLevel)]);
     cases.push(['riskLevel=hidden', 'riskDetections', { riskLevel: 'hidden' }, (r) => r.riskLevel === 'hidden']);
     cases.push(['riskState=atRisk', 'riskDetections', { riskState: 'atRisk' }, (r) => r.riskState === 'atRisk']);
-    cases.push(['riskState=remediated,dismissed', 'riskyUsers', { riskState: 'remediated,dismissed' }, (r) => ['remediated', 'dismissed'].includes(r.riskState)]);
+    cases.push([
+      'riskState=remediated,dismissed',
+      'riskyUsers',
+      { riskState: 'remediated,dismissed' },
+      (r) => ['remediated', 'dismissed'].includes(r.riskState),
+    ]);
     cases.push(['riskLevel=high (users)', 'riskyUsers', { riskLevel: 'high' }, (r) => r.riskLevel === 'high']);
     cases.push(['riskLevel=unknownFutureValue (none stored)', 'riskyUsers', { riskLevel: 'unknownFutureValue' }, () => false]);
 
@@ -126,7 +134,12 @@ describe('GET /api/snapshot/{collection}', () => {
     });
 
     it('userPrincipalName: exact match, apostrophes and non-ASCII included', async () => {
-      for (const upn of ["donal.o'brien@contoso.com", 'josé.müller@contoso.com', '李雷@contoso.com', "renee.d'souza_fabrikam.com#EXT#@contoso.onmicrosoft.com"]) {
+      for (const upn of [
+        "donal.o'brien@contoso.com",
+        'josé.müller@contoso.com',
+        '李雷@contoso.com',
+        "renee.d'souza_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+      ]) {
         const want = expected('riskDetections').filter((d) => d.userPrincipalName === upn);
         const { items } = await listAll(url('snapshot/riskDetections', { userPrincipalName: upn, top: '1000' }));
         expect(sortIds(items)).toEqual(sortIds(want));
@@ -245,7 +258,9 @@ describe('GET /api/snapshot/{collection}', () => {
       // The raw line shows the RFC 4180 quoting.
       expect(text).toContain('"Ann ""Quote"", O\'Neil\nsecond line — Zoë 李雷"');
 
-      const record = expected('riskDetections').find((d) => (d.location as any)?.geoCoordinates && (d.location as any).geoCoordinates.longitude < 0) as any;
+      const record = expected('riskDetections').find(
+        (d) => (d.location as any)?.geoCoordinates && (d.location as any).geoCoordinates.longitude < 0,
+      ) as any;
       if (record) {
         const row = rows.find((r) => r[0] === record.id)!;
         expect(Number(row[col('locationLongitude')])).toBe(record.location.geoCoordinates.longitude); // numbers are not guarded
@@ -261,7 +276,12 @@ describe('GET /api/snapshot/{collection}', () => {
       const rows = parseCsv(await response.text());
       expect(rows[0]).toEqual(columns('riskyUsers'));
       const want = expected('riskyUsers').filter((u) => u.riskState === 'atRisk');
-      expect(rows.slice(1).map((r) => r[0]).sort()).toEqual(sortIds(want));
+      expect(
+        rows
+          .slice(1)
+          .map((r) => r[0])
+          .sort(),
+      ).toEqual(sortIds(want));
       expect(['true', 'false']).toContain(rows[1]![rows[0]!.indexOf('isDeleted')]);
 
       const none = await fetch(url('snapshot/riskyUsers', { format: 'csv', userPrincipalName: INJECTION }));
@@ -277,7 +297,13 @@ describe('GET /api/snapshot/{collection}', () => {
 
   describe('bad input', () => {
     const bad: [string, string, Record<string, string> | [string, string][], number, RegExp][] = [
-      ['unknown riskLevel', 'snapshot/riskDetections', { riskLevel: 'severe' }, 400, /riskLevel 'severe' .*low, medium, high, hidden, none, unknownFutureValue/],
+      [
+        'unknown riskLevel',
+        'snapshot/riskDetections',
+        { riskLevel: 'severe' },
+        400,
+        /riskLevel 'severe' .*low, medium, high, hidden, none, unknownFutureValue/,
+      ],
       ['riskLevel in the wrong case', 'snapshot/riskDetections', { riskLevel: 'High' }, 400, /riskLevel 'High' is not accepted/],
       ['empty riskState', 'snapshot/riskyUsers', { riskState: '' }, 400, /riskState '' .*atRisk/],
       ['riskState list with a bad member', 'snapshot/riskyUsers', { riskState: 'atRisk,,dismissed' }, 400, /riskState '' /],
@@ -288,7 +314,13 @@ describe('GET /api/snapshot/{collection}', () => {
       ['February 29 of a common year', 'snapshot/riskDetections', { since: '2023-02-29T00:00:00Z' }, 400, /since must be/],
       ['hour 24', 'snapshot/riskyUsers', { until: '2024-05-01T24:00:00Z' }, 400, /until must be/],
       ['year 0099', 'snapshot/riskyUsers', { until: '0099-05-01T00:00:00Z' }, 400, /until must be/],
-      ['since after until', 'snapshot/riskDetections', { since: '2024-05-02T00:00:00Z', until: '2024-05-01T00:00:00Z' }, 400, /since .* is after until/],
+      [
+        'since after until',
+        'snapshot/riskDetections',
+        { since: '2024-05-02T00:00:00Z', until: '2024-05-01T00:00:00Z' },
+        400,
+        /since .* is after until/,
+      ],
       ['top 0', 'snapshot/riskDetections', { top: '0' }, 400, /top must be a whole number from 1 to 1000 .*'0'/],
       ['top 1001', 'snapshot/riskDetections', { top: '1001' }, 400, /top must be .*'1001'/],
       ['top 1.5', 'snapshot/riskDetections', { top: '1.5' }, 400, /top must be .*'1.5'/],
@@ -304,17 +336,57 @@ describe('GET /api/snapshot/{collection}', () => {
       [
         'more comparisons than Table Storage allows',
         'snapshot/riskDetections',
-        { riskLevel: COLLECTIONS.riskDetections.enums.riskLevel.join(','), riskState: COLLECTIONS.riskDetections.enums.riskState.join(','), userPrincipalName: 'a' },
+        {
+          riskLevel: COLLECTIONS.riskDetections.enums.riskLevel.join(','),
+          riskState: COLLECTIONS.riskDetections.enums.riskState.join(','),
+          userPrincipalName: 'a',
+        },
         400,
         /riskLevel and riskState list 13 values in all; .* at most 12 \(Table Storage allows 15 comparisons per query\)/,
       ],
-      ['malformed continuationToken', 'snapshot/riskDetections', { continuationToken: 'not a token!' }, 400, /^continuationToken is not a token this API issued/],
+      [
+        'malformed continuationToken',
+        'snapshot/riskDetections',
+        { continuationToken: 'not a token!' },
+        400,
+        /^continuationToken is not a token this API issued/,
+      ],
       ['base64 that is not JSON', 'snapshot/riskDetections', { continuationToken: 'aGVsbG8' }, 400, /^continuationToken is not a token/],
       ['empty continuationToken', 'snapshot/riskDetections', { continuationToken: '' }, 400, /^continuationToken/],
-      ['unknown parameter', 'snapshot/riskDetections', { $filter: "riskLevel eq 'high'" }, 400, /unknown query parameter '\$filter': accepted parameters: riskLevel, riskState, userId, userPrincipalName, since, until, top, format, continuationToken/],
-      ['parameter in the wrong case', 'snapshot/riskDetections', { risklevel: 'high' }, 400, /unknown query parameter 'risklevel' \(did you mean 'riskLevel'/],
-      ['repeated parameter', 'snapshot/riskDetections', [['riskLevel', 'high'], ['riskLevel', 'low']], 400, /'riskLevel' is repeated: give it once \(several values go in one parameter/],
-      ['repeated top', 'snapshot/riskDetections', [['top', '5'], ['top', '5']], 400, /'top' is repeated/],
+      [
+        'unknown parameter',
+        'snapshot/riskDetections',
+        { $filter: "riskLevel eq 'high'" },
+        400,
+        /unknown query parameter '\$filter': accepted parameters: riskLevel, riskState, userId, userPrincipalName, since, until, top, format, continuationToken/,
+      ],
+      [
+        'parameter in the wrong case',
+        'snapshot/riskDetections',
+        { risklevel: 'high' },
+        400,
+        /unknown query parameter 'risklevel' \(did you mean 'riskLevel'/,
+      ],
+      [
+        'repeated parameter',
+        'snapshot/riskDetections',
+        [
+          ['riskLevel', 'high'],
+          ['riskLevel', 'low'],
+        ],
+        400,
+        /'riskLevel' is repeated: give it once \(several values go in one parameter/,
+      ],
+      [
+        'repeated top',
+        'snapshot/riskDetections',
+        [
+          ['top', '5'],
+          ['top', '5'],
+        ],
+        400,
+        /'top' is repeated/,
+      ],
       ['a parameter on the summary', 'snapshot', { top: '5' }, 400, /unknown query parameter 'top': this route takes no parameters/],
       ['a parameter on health', 'health', { verbose: '1' }, 400, /unknown query parameter 'verbose'/],
       ['unknown collection', 'snapshot/signIns', {}, 404, /no collection 'signIns': accepted collections are riskDetections, riskyUsers/],
@@ -338,7 +410,7 @@ describe('GET /api/snapshot/{collection}', () => {
       expect((await getJson(url('snapshot', { code: 'abc' }))).status).toBe(200);
     });
 
-    it("an injection in userPrincipalName matches nothing and never widens the query", async () => {
+    it('an injection in userPrincipalName matches nothing and never widens the query', async () => {
       for (const collection of ['riskDetections', 'riskyUsers'] as const) {
         const answer = await getJson<ListBody>(url(`snapshot/${collection}`, { userPrincipalName: INJECTION }));
         expect(answer.status).toBe(200);
@@ -392,7 +464,9 @@ describe('GET /api/snapshot/{collection}', () => {
         const other = await startApi(h, () => h.service());
         try {
           await h.table('SyncState').deleteEntity(KEY_PARTITION, KEY_ROW);
-          const answer = await getJson<{ error: { message: string } }>(apiUrl(other, 'snapshot/riskDetections', { riskLevel: 'high', continuationToken: token }));
+          const answer = await getJson<{ error: { message: string } }>(
+            apiUrl(other, 'snapshot/riskDetections', { riskLevel: 'high', continuationToken: token }),
+          );
           expect(answer.status).toBe(400);
           const fresh = await listAll(apiUrl(other, 'snapshot/riskDetections', { riskLevel: 'high', top: '50' }));
           expect(sortIds(fresh.items)).toEqual(sortIds(expected('riskDetections').filter((r) => r.riskLevel === 'high')));
@@ -464,7 +538,7 @@ describe('GET /api/snapshot/{collection}', () => {
   it('property: generated queries and headers never get a 5xx nor rows outside their filter', async () => {
     const levels = COLLECTIONS.riskDetections.enums.riskLevel;
     const states = COLLECTIONS.riskDetections.enums.riskState;
-    const upns = [...new Set(users.map((u) => u.userPrincipalName).filter((u): u is string => typeof u === "string"))];
+    const upns = [...new Set(users.map((u) => u.userPrincipalName).filter((u): u is string => typeof u === 'string'))];
     const stamp = fc.date({ min: new Date(now - 60 * DAY), max: new Date(now + DAY), noInvalidDate: true }).map((d) => {
       d.setUTCSeconds(0, 0); // whole minutes: Azurite compares datetimes to the millisecond, Azure to the tick
       return d.toISOString();
@@ -486,7 +560,10 @@ describe('GET /api/snapshot/{collection}', () => {
     );
     const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
     const headers = fc.record(
-      { accept: fc.oneof(fc.constantFrom('text/csv', 'application/json', '*/*', 'text/*;q=0.5, application/json', 'text/csv;q=0'), printable), 'if-none-match': printable },
+      {
+        accept: fc.oneof(fc.constantFrom('text/csv', 'application/json', '*/*', 'text/*;q=0.5, application/json', 'text/csv;q=0'), printable),
+        'if-none-match': printable,
+      },
       { requiredKeys: [] },
     );
     const collection = fc.constantFrom<CollectionName>('riskDetections', 'riskyUsers');

@@ -105,7 +105,12 @@ describe('GET /api/snapshot and /api/health', () => {
       expect(summary.total).toBe(records.length);
       expect(summary.byRiskLevel).toEqual(tally(records, 'riskLevel'));
       expect(summary.byRiskState).toEqual(tally(records, 'riskState'));
-      expect(summary.watermark).toBe(records.map((r) => String(r[COLLECTIONS[name].cursor])).sort().at(-1));
+      expect(summary.watermark).toBe(
+        records
+          .map((r) => String(r[COLLECTIONS[name].cursor]))
+          .sort()
+          .at(-1),
+      );
       expect(summary.stale).toBe(false);
       expect(summary.staleReason).toBeNull();
       expect(summary.passInProgress).toBeNull();
@@ -142,7 +147,12 @@ describe('GET /api/snapshot and /api/health', () => {
     // A user's risk is dismissed in Graph; the next sync writes it.
     const before = (await getJson<SnapshotBody>(url('snapshot'))).body.collections.riskyUsers;
     const atRisk = h.expected('riskyUsers').find((u) => u.riskState === 'atRisk')!;
-    h.emulator.upsert('riskyUsers', { ...atRisk, riskState: 'dismissed', riskLevel: 'none', riskLastUpdatedDateTime: new Date().toISOString() } as never);
+    h.emulator.upsert('riskyUsers', {
+      ...atRisk,
+      riskState: 'dismissed',
+      riskLevel: 'none',
+      riskLastUpdatedDateTime: new Date().toISOString(),
+    } as never);
     await sync(['riskyUsers']);
     const changed = await fetch(url('snapshot'), { headers: { 'if-none-match': etag } });
     expect(changed.status).toBe(200);

@@ -66,7 +66,14 @@ describe('CSV cells', () => {
     const columns = csvColumns(COLLECTIONS.riskDetections);
     const record = { id: '1', location: { city: 'Oslo', state: null, countryOrRegion: 'NO', geoCoordinates: { latitude: 59.9, longitude: 10.7 } } };
     const cells = Object.fromEntries(columns.map((c) => [c.name, cellText(c.cell(record))]));
-    expect(cells).toMatchObject({ id: '1', locationCity: 'Oslo', locationState: '', locationCountryOrRegion: 'NO', locationLatitude: '59.9', locationLongitude: '10.7' });
+    expect(cells).toMatchObject({
+      id: '1',
+      locationCity: 'Oslo',
+      locationState: '',
+      locationCountryOrRegion: 'NO',
+      locationLatitude: '59.9',
+      locationLongitude: '10.7',
+    });
     expect(columns.map((c) => c.name)).not.toContain('location');
     expect(csvColumns(COLLECTIONS.riskyUsers).map((c) => c.name)).toEqual(['id', ...Object.keys(COLLECTIONS.riskyUsers.columns)]);
   });
@@ -93,11 +100,17 @@ describe('ETag', () => {
 
 describe('query -> Table filter', () => {
   it('scopes to the tenant and escapes every value', () => {
-    const q = parseListQuery('riskDetections', request(`userPrincipalName=${encodeURIComponent("x' or PartitionKey ne 'y")}&riskLevel=high,low,high`));
+    const q = parseListQuery(
+      'riskDetections',
+      request(`userPrincipalName=${encodeURIComponent("x' or PartitionKey ne 'y")}&riskLevel=high,low,high`),
+    );
     expect(tableFilter(q, TENANT)).toBe(
       `PartitionKey ge '${TENANT}_' and PartitionKey lt '${TENANT}\`' and (riskLevel eq 'high' or riskLevel eq 'low') and userPrincipalName eq 'x'' or PartitionKey ne ''y'`,
     );
-    const users = parseListQuery('riskyUsers', request('userId=6D4F2B8E-1C3A-4E5F-9A7B-0C1D2E3F4A5B&since=2024-05-01T02:00:00.5%2B02:00&until=2024-05-02T00:00:00.1234567Z'));
+    const users = parseListQuery(
+      'riskyUsers',
+      request('userId=6D4F2B8E-1C3A-4E5F-9A7B-0C1D2E3F4A5B&since=2024-05-01T02:00:00.5%2B02:00&until=2024-05-02T00:00:00.1234567Z'),
+    );
     expect(tableFilter(users, TENANT)).toBe(
       `PartitionKey eq '${TENANT}' and RowKey eq '6d4f2b8e-1c3a-4e5f-9a7b-0c1d2e3f4a5b' and ` +
         `riskLastUpdatedDateTime ge datetime'2024-05-01T00:00:00.5000000Z' and riskLastUpdatedDateTime le datetime'2024-05-02T00:00:00.1234567Z'`,
@@ -116,7 +129,8 @@ describe('query -> Table filter', () => {
   });
 
   it('keeps within the 15 comparisons Table Storage allows per filter', () => {
-    const all = 'riskLevel=low,medium,high,hidden,none,unknownFutureValue&riskState=none,confirmedSafe,remediated,dismissed,atRisk,confirmedCompromised,unknownFutureValue';
+    const all =
+      'riskLevel=low,medium,high,hidden,none,unknownFutureValue&riskState=none,confirmedSafe,remediated,dismissed,atRisk,confirmedCompromised,unknownFutureValue';
     const q = parseListQuery('riskDetections', request(all));
     expect(comparisons(q)).toBe(15);
     expect(tableFilter(q, TENANT).match(/ (eq|ge|lt|le) /g)).toHaveLength(15);

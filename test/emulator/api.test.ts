@@ -30,7 +30,11 @@ describe('authentication', () => {
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
 
     expectGraphError(await graphGet(emulator, DETECTIONS, { token: 'not-a-token' }), 401, 'InvalidAuthenticationToken');
-    expectGraphError(await graphGet(emulator, DETECTIONS, { headers: { authorization: 'Basic abc' }, token: null }), 401, 'InvalidAuthenticationToken');
+    expectGraphError(
+      await graphGet(emulator, DETECTIONS, { headers: { authorization: 'Basic abc' }, token: null }),
+      401,
+      'InvalidAuthenticationToken',
+    );
 
     const { token } = emulator.issueToken();
     expect((await graphGet(emulator, DETECTIONS, { token })).status).toBe(200);
@@ -285,7 +289,12 @@ describe('paging', () => {
 describe('enum drift', () => {
   beforeEach(() => {
     emulator.upsert('riskDetections', [
-      detection('new', { riskDetail: 'm365DAdminDismissedDetection', tokenIssuerType: 'AzureADBackupAuth', activity: 'servicePrincipal', riskState: 'dismissed' }),
+      detection('new', {
+        riskDetail: 'm365DAdminDismissedDetection',
+        tokenIssuerType: 'AzureADBackupAuth',
+        activity: 'servicePrincipal',
+        riskState: 'dismissed',
+      }),
       detection('old', { riskDetail: 'adminConfirmedSigninSafe', tokenIssuerType: 'AzureAD', activity: 'signin', riskLevel: 'hidden' }),
       detection('p2', { riskDetail: 'microsoftRevokedSessions' }),
     ]);
@@ -297,14 +306,22 @@ describe('enum drift', () => {
   it('hides members after unknownFutureValue unless Prefer: include-unknown-enum-members is sent', async () => {
     const plain = await graphGet(emulator, DETECTIONS);
     expect(plain.headers.get('preference-applied')).toBeNull();
-    expect(byId(plain).new).toMatchObject({ riskDetail: 'unknownFutureValue', tokenIssuerType: 'UnknownFutureValue', activity: 'unknownFutureValue' });
+    expect(byId(plain).new).toMatchObject({
+      riskDetail: 'unknownFutureValue',
+      tokenIssuerType: 'UnknownFutureValue',
+      activity: 'unknownFutureValue',
+    });
     expect(byId(plain).p2!.riskDetail).toBe('unknownFutureValue');
     expect(byId(plain).old).toMatchObject({ riskDetail: 'adminConfirmedSigninSafe', tokenIssuerType: 'AzureAD', riskLevel: 'hidden' });
     expect((await graphGet(emulator, USERS)).body.value[0].riskDetail).toBe('unknownFutureValue');
 
     const opted = await graphGet(emulator, DETECTIONS, { headers: { prefer: 'odata.maxpagesize=5, include-unknown-enum-members' } });
     expect(opted.headers.get('preference-applied')).toBe('include-unknown-enum-members');
-    expect(byId(opted).new).toMatchObject({ riskDetail: 'm365DAdminDismissedDetection', tokenIssuerType: 'AzureADBackupAuth', activity: 'servicePrincipal' });
+    expect(byId(opted).new).toMatchObject({
+      riskDetail: 'm365DAdminDismissedDetection',
+      tokenIssuerType: 'AzureADBackupAuth',
+      activity: 'servicePrincipal',
+    });
     expect(byId(opted).p2!.riskDetail).toBe('microsoftRevokedSessions');
     expect((await graphGet(emulator, USERS, { headers: PREFER_UNKNOWN })).body.value[0].riskDetail).toBe('adminConfirmedAccountSafe');
   });

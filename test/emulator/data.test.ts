@@ -122,7 +122,12 @@ describe('startActivity', () => {
 
   it('keeps the tenant changing: new detections (some late), users at risk, closures, fresh timestamps', async () => {
     const start = new Date();
-    const users = generateRiskyUsers(20, { seed: 1, from: FROM, to: TO }).map((u) => ({ ...u, riskState: 'atRisk', riskDetail: 'none', riskLevel: 'medium' }));
+    const users = generateRiskyUsers(20, { seed: 1, from: FROM, to: TO }).map((u) => ({
+      ...u,
+      riskState: 'atRisk',
+      riskDetail: 'none',
+      riskLevel: 'medium',
+    }));
     emulator.upsert('riskyUsers', users);
     emulator.upsert('riskDetections', generateRiskDetections(40, { seed: 1, from: FROM, to: TO, users }));
     const activity = startActivity(emulator, {

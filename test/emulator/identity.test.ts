@@ -26,7 +26,10 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   emulator = await startGraphEmulator({ throttling: false });
-  emulator.upsert('riskDetections', generateRiskDetections(12, { seed: 4, from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-02-01T00:00:00Z') }));
+  emulator.upsert(
+    'riskDetections',
+    generateRiskDetections(12, { seed: 4, from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-02-01T00:00:00Z') }),
+  );
   for (const name of CLEARED) delete process.env[name];
   process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
   process.env.IDENTITY_HEADER = emulator.identityHeader;
@@ -60,11 +63,12 @@ describe('managed-identity endpoint with @azure/identity', () => {
   it('a user-assigned ManagedIdentityCredential sends client_id', async () => {
     const token = await new ManagedIdentityCredential({ clientId: emulator.clientId }).getToken(SCOPE);
     expect((await graphGet(emulator, DETECTIONS, { token: token.token })).status).toBe(200);
-    const last = emulator.requestLog().filter((e) => e.listener === 'token').at(-1)!;
+    const last = emulator
+      .requestLog()
+      .filter((e) => e.listener === 'token')
+      .at(-1)!;
     expect(new URL(last.url, 'http://x').searchParams.get('client_id')).toBe(emulator.clientId);
-    await expect(new ManagedIdentityCredential({ clientId: '11111111-1111-4111-8111-111111111111' }).getToken(SCOPE)).rejects.toThrow(
-      /client_id/,
-    );
+    await expect(new ManagedIdentityCredential({ clientId: '11111111-1111-4111-8111-111111111111' }).getToken(SCOPE)).rejects.toThrow(/client_id/);
   });
 
   it('the Graph JS SDK reaches the emulator with that credential (customHosts)', async () => {

@@ -169,7 +169,12 @@ describe('late visibility', () => {
     const filter = `${DETECTIONS}?$filter=${encodeURIComponent('lastUpdatedDateTime ge 2025-12-01T00:00:00Z')}`;
     expect(ids(await get(filter))).toEqual(['now']);
     expect((await get(`${DETECTIONS}/late`)).status).toBe(404);
-    expect(emulator.list('riskDetections').map((r) => r.id).sort()).toEqual(['late', 'now']);
+    expect(
+      emulator
+        .list('riskDetections')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['late', 'now']);
     expect(emulator.list('riskDetections', { visibleOnly: true }).map((r) => r.id)).toEqual(['now']);
     await sleep(320);
     expect(ids(await get(filter)).sort()).toEqual(['late', 'now']);

@@ -33,7 +33,9 @@ function entryFiles(): string[] {
   const main = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main: string }).main;
   expect(main).toMatch(/^dist\/[\w/]+\/\*\.js$/);
   const dir = path.join(root, path.dirname(main));
-  const files = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => path.join(dir, f));
   expect(files.length).toBeGreaterThan(0);
   return files;
 }

@@ -67,7 +67,10 @@ describe('no key-based secrets in the templates', () => {
       if (!name.endsWith('AppSettings') || !expression.startsWith('{')) continue;
       for (const { key, value } of objectEntries(expression)) {
         if (key === 'APPLICATIONINSIGHTS_CONNECTION_STRING') continue;
-        expect({ key, value }).toEqual({ key, value: expect.not.stringMatching(/connectionstring|AccountKey|SharedAccess|listKeys|Password|Secret/i) });
+        expect({ key, value }).toEqual({
+          key,
+          value: expect.not.stringMatching(/connectionstring|AccountKey|SharedAccess|listKeys|Password|Secret/i),
+        });
       }
     }
   });

@@ -90,14 +90,12 @@ describe('app settings of the function app (infra/app/function-app.bicep)', () =
   });
 
   test('every app-looking setting the template sets is a known setting (no typos)', () => {
-    const ours = [...deployed.keys()].filter(
-      (key) => /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/.test(key) && !PLATFORM_PREFIXES.some((p) => key.startsWith(p)),
-    );
+    const ours = [...deployed.keys()].filter((key) => /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/.test(key) && !PLATFORM_PREFIXES.some((p) => key.startsWith(p)));
     expect(ours.length).toBe(controlled.length);
     expect(ours.filter((key) => !settingNames.has(key))).toEqual([]);
   });
 
-  test('computed settings take the identity, the tenant and the account\'s table endpoint', () => {
+  test("computed settings take the identity, the tenant and the account's table endpoint", () => {
     for (const [name, pattern] of COMPUTED) expect({ name, value: deployed.get(name) }).toEqual({ name, value: expect.stringMatching(pattern) });
     const vars = functionApp.vars();
     expect(vars.get('rawTableEndpoint')).toBe('storage.properties.primaryEndpoints.table');
@@ -195,7 +193,8 @@ describe('template defaults are the settings defaults', () => {
 
   test('every parameter of main.bicep and resources.bicep is described', () => {
     for (const file of [main, resources]) {
-      for (const p of file.params().values()) expect({ file: file.path, param: p.name, described: !!p.description }).toEqual({ file: file.path, param: p.name, described: true });
+      for (const p of file.params().values())
+        expect({ file: file.path, param: p.name, described: !!p.description }).toEqual({ file: file.path, param: p.name, described: true });
     }
   });
 

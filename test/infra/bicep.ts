@@ -96,12 +96,10 @@ export function stringLiteral(raw: string): string | undefined {
   if (text.length < 2 || !text.startsWith("'") || !text.endsWith("'")) return undefined;
   if (mask(text).indexOf("'", 1) !== text.length - 1) return undefined; // two literals, or an expression
   if (/\$\{/.test(text)) return undefined; // interpolated: not a constant
-  return text
-    .slice(1, -1)
-    .replace(/\\(u\{[0-9a-fA-F]+\}|.)/g, (_m, e: string) => {
-      if (e.startsWith('u{')) return String.fromCodePoint(parseInt(e.slice(2, -1), 16));
-      return ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[e] ?? e;
-    });
+  return text.slice(1, -1).replace(/\\(u\{[0-9a-fA-F]+\}|.)/g, (_m, e: string) => {
+    if (e.startsWith('u{')) return String.fromCodePoint(parseInt(e.slice(2, -1), 16));
+    return ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[e] ?? e;
+  });
 }
 
 /** A literal default: string, integer or boolean; undefined for an expression. */

@@ -84,18 +84,14 @@ if (sp) {
   }
   if (assignments && method === 'post') {
     if (state.forbidPost) {
-      fail(
-        'Forbidden({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})',
-      );
+      fail('Forbidden({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}})');
     }
     const body = JSON.parse(option('--body'));
     if (body.principalId !== id) fail('fake az: principalId in the body differs from the URL', 2);
     if (body.resourceId !== state.graphSpId) fail('fake az: resourceId is not the Graph service principal', 2);
     if (!Object.values(state.roles).includes(body.appRoleId)) fail(`fake az: unknown appRoleId ${body.appRoleId}`, 2);
     if (state.assignments.some((a) => a.principalId === id && a.resourceId === body.resourceId && a.appRoleId === body.appRoleId)) {
-      fail(
-        'Bad Request({"error":{"code":"Request_BadRequest","message":"Permission being assigned already exists on the object"}})',
-      );
+      fail('Bad Request({"error":{"code":"Request_BadRequest","message":"Permission being assigned already exists on the object"}})');
     }
     const created = { id: `assignment-${state.assignments.length + 1}`, ...body };
     state.assignments.push(created);

@@ -108,9 +108,11 @@ describe('grant-graph-permissions.sh', () => {
     expect(first.posts).toHaveLength(2);
     expect(first.stdout).toMatch(/^IdentityRiskEvent\.Read\.All: granted$/m);
     expect(first.stdout).toMatch(/^IdentityRiskyUser\.Read\.All: granted$/m);
-    expect(readState().assignments.map((a) => a.appRoleId).sort()).toEqual(
-      [ROLES['IdentityRiskEvent.Read.All'], ROLES['IdentityRiskyUser.Read.All']].sort(),
-    );
+    expect(
+      readState()
+        .assignments.map((a) => a.appRoleId)
+        .sort(),
+    ).toEqual([ROLES['IdentityRiskEvent.Read.All'], ROLES['IdentityRiskyUser.Read.All']].sort());
     for (const a of readState().assignments) {
       expect(a.principalId).toBe(IDENTITY);
       expect(a.resourceId).toBe('0e0e0e0e-aaaa-4bbb-8ccc-dddddddddddd');
@@ -180,7 +182,7 @@ describe('grant-graph-permissions.sh', () => {
   test('refuses when the Azure CLI is set to another cloud', () => {
     const result = run(['--principal-id', IDENTITY, '--cloud', 'usgov']);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("az cloud set --name AzureUSGovernment");
+    expect(result.stderr).toContain('az cloud set --name AzureUSGovernment');
     expect(result.posts).toHaveLength(0);
   });
 
@@ -227,7 +229,7 @@ describe('grant-graph-permissions.sh', () => {
     }
   });
 
-  test('hard-codes no app role id: the only GUID in either script is Microsoft Graph\'s appId', () => {
+  test("hard-codes no app role id: the only GUID in either script is Microsoft Graph's appId", () => {
     for (const file of ['infra/grant-graph-permissions.sh', 'infra/grant-graph-permissions.ps1']) {
       const text = readRepoFile(file);
       const guids = new Set(text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? []);

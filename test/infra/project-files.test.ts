@@ -78,7 +78,9 @@ describe('azure.yaml', () => {
       expect({ script, exists: existsSync(path) }).toEqual({ script, exists: true });
       if (script!.endsWith('.sh')) expect({ script, executable: (statSync(path).mode & 0o111) !== 0 }).toEqual({ script, executable: true });
     }
-    expect(azureYaml).toMatch(/^hooks:\n {2}#[^\n]*\n(?: {2}#[^\n]*\n)* {2}postprovision:\n {4}posix:\n {6}shell: sh\n {6}run: \.\/infra\/grant-graph-permissions\.sh\n/m);
+    expect(azureYaml).toMatch(
+      /^hooks:\n {2}#[^\n]*\n(?: {2}#[^\n]*\n)* {2}postprovision:\n {4}posix:\n {6}shell: sh\n {6}run: \.\/infra\/grant-graph-permissions\.sh\n/m,
+    );
     expect(azureYaml).toMatch(/\n {4}windows:\n {6}shell: pwsh\n {6}run: \.\/infra\/grant-graph-permissions\.ps1\n/);
     expect(azureYaml).toMatch(/\n {6}prepackage:\n {8}posix:\n {10}shell: sh\n {10}run: node infra\/scripts\/stage-function-package\.mjs\n/);
   });

@@ -22,7 +22,14 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     const result = await h.cli(['sync', '--json'], env);
     expect(result.stderr).not.toMatch(/AccountKey|access_token/);
     expect(result.code).toBe(0);
-    return JSON.parse(result.stdout) as { collection: string; outcome: string; records: number; requests: number; pages: number; throttles: number }[];
+    return JSON.parse(result.stdout) as {
+      collection: string;
+      outcome: string;
+      records: number;
+      requests: number;
+      pages: number;
+      throttles: number;
+    }[];
   };
 
   it('stores exactly the emulator records, makes the tables exact again after changes, then reads only the lookback', async () => {
@@ -33,11 +40,25 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
 
     const stamp = new Date(Date.now() - 60_000).toISOString().replace('Z', '1234Z');
-    h.emulator.upsert('riskDetections', { ...detections[5]!, riskState: 'dismissed', riskDetail: 'adminDismissedAllRiskForUser', lastUpdatedDateTime: stamp });
-    h.emulator.upsert('riskyUsers', { ...users[3]!, riskState: 'dismissed', riskLevel: 'none', riskDetail: 'adminDismissedAllRiskForUser', riskLastUpdatedDateTime: stamp });
+    h.emulator.upsert('riskDetections', {
+      ...detections[5]!,
+      riskState: 'dismissed',
+      riskDetail: 'adminDismissedAllRiskForUser',
+      lastUpdatedDateTime: stamp,
+    });
+    h.emulator.upsert('riskyUsers', {
+      ...users[3]!,
+      riskState: 'dismissed',
+      riskLevel: 'none',
+      riskDetail: 'adminDismissedAllRiskForUser',
+      riskLastUpdatedDateTime: stamp,
+    });
     // Surfaces late, with a timestamp 10 minutes older than the changes above: inside the lookback.
     const lateStamp = new Date(Date.now() - 11 * 60_000).toISOString().replace('Z', '0000Z');
-    const late = { ...generateRiskDetections(1, { seed: 77, users, from: new Date(now - 86_400_000), to: new Date(now - 3_600_000) })[0]!, lastUpdatedDateTime: lateStamp };
+    const late = {
+      ...generateRiskDetections(1, { seed: 77, users, from: new Date(now - 86_400_000), to: new Date(now - 3_600_000) })[0]!,
+      lastUpdatedDateTime: lateStamp,
+    };
     h.emulator.upsert('riskDetections', late, { visibleAfterMs: 1500 });
     const second = await sync();
     expect(second.every((s) => s.outcome === 'succeeded')).toBe(true);
@@ -65,7 +86,13 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
   it('status shows the watermark, the last run and the counts', async () => {
     const result = await h.cli(['status', '--json']);
     expect(result.code).toBe(0);
-    const status = JSON.parse(result.stdout) as { collection: string; watermark: string; total: number; lastRun: { outcome: string }; stale: boolean }[];
+    const status = JSON.parse(result.stdout) as {
+      collection: string;
+      watermark: string;
+      total: number;
+      lastRun: { outcome: string };
+      stale: boolean;
+    }[];
     expect(status.map((s) => [s.collection, s.lastRun.outcome, s.stale])).toEqual([
       ['riskDetections', 'succeeded', false],
       ['riskyUsers', 'succeeded', false],

@@ -109,7 +109,8 @@ describe('EntityWriter', () => {
     expect(stored).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const table = await rows(client);
     expect(table.size).toBe(latest.size);
-    for (const [id, r] of latest) expect([id, (table.get(id)!.lastUpdatedDateTime as Date).toISOString()]).toEqual([id, `${r.cursor!.slice(0, 23)}Z`]);
+    for (const [id, r] of latest)
+      expect([id, (table.get(id)!.lastUpdatedDateTime as Date).toISOString()]).toEqual([id, `${r.cursor!.slice(0, 23)}Z`]);
     expect(counts).toEqual(await recount(client, detections, TENANT));
   });
 
@@ -137,13 +138,20 @@ describe('EntityWriter', () => {
     const counts = emptyAggregates();
     const w = writer(client, counts, []);
     const big = (i: number) =>
-      toEntity(detections, { id: `big${i}`, detectedDateTime: '2026-10-10T00:00:00Z', additionalInfo: 'x'.repeat(150_000) }, TENANT, '2026-11-23T00:00:00.0000000Z');
+      toEntity(
+        detections,
+        { id: `big${i}`, detectedDateTime: '2026-10-10T00:00:00Z', additionalInfo: 'x'.repeat(150_000) },
+        TENANT,
+        '2026-11-23T00:00:00.0000000Z',
+      );
     await w.add(Array.from({ length: 60 }, (_, i) => big(i))); // about 300 KB each (UTF-16): 11 fit under 3.5 MiB
     await w.flush();
     expect(w.transactions).toBeGreaterThanOrEqual(5);
     const table = await rows(client);
     expect(table.size).toBe(60);
-    expect(['', '_part2', '_part3', '_part4', '_part5'].map((part) => String(table.get('big7')![`additionalInfo${part}`]).length).reduce((a, b) => a + b)).toBe(150_000);
+    expect(
+      ['', '_part2', '_part3', '_part4', '_part5'].map((part) => String(table.get('big7')![`additionalInfo${part}`]).length).reduce((a, b) => a + b),
+    ).toBe(150_000);
   });
 
   it('counts rewritten rows as replacements, not as new rows', async () => {

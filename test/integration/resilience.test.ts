@@ -141,7 +141,12 @@ describe('sync under crashes and concurrency', () => {
 
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     const state = await stateOf(h);
-    expect(state.watermark).toBe(detections(9000).map((d) => d.lastUpdatedDateTime as string).sort().at(-1));
+    expect(state.watermark).toBe(
+      detections(9000)
+        .map((d) => d.lastUpdatedDateTime as string)
+        .sort()
+        .at(-1),
+    );
     expect(state.aggregates.total).toBe(9000);
     const runs = await latestRuns(h.table('SyncRuns'), h.emulator.tenantId, 'riskDetections', 5);
     expect(runs.map((r) => r.outcome)).toEqual(['succeeded', 'skipped', 'interrupted']);

@@ -33,7 +33,10 @@ describe('sync engine against the Graph emulator and Azurite', () => {
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
 
     const s = await state('riskDetections');
-    const maxCursor = detections.map((d) => d.lastUpdatedDateTime as string).sort().at(-1);
+    const maxCursor = detections
+      .map((d) => d.lastUpdatedDateTime as string)
+      .sort()
+      .at(-1);
     expect(s.watermark).toBe(maxCursor);
     expect(s.pass).toBeUndefined();
     expect(s.aggregates.total).toBe(1300);
@@ -68,16 +71,31 @@ describe('sync engine against the Graph emulator and Azurite', () => {
     const watermark = before.watermark!;
     const stamp = (offsetMs: number) => new Date(Date.parse(watermark.slice(0, 23) + 'Z') + offsetMs).toISOString().replace('Z', '0000Z');
 
-    const updated = { ...detections[0]!, riskState: 'remediated', riskLevel: 'none', riskDetail: 'userPerformedSecuredPasswordChange', lastUpdatedDateTime: stamp(60_000) };
+    const updated = {
+      ...detections[0]!,
+      riskState: 'remediated',
+      riskLevel: 'none',
+      riskDetail: 'userPerformedSecuredPasswordChange',
+      lastUpdatedDateTime: stamp(60_000),
+    };
     const fresh = generateRiskDetections(3, { seed: 99, users, from: new Date(now - 60_000), to: new Date(now) }).map((d) => ({
       ...d,
       userDisplayName: "Zoë D'Arcy-Łukasz",
       lastUpdatedDateTime: stamp(120_000),
     }));
     // An offline detection surfaces late: its timestamp is 10 minutes behind the watermark, inside the 30-minute lookback.
-    const late = { ...generateRiskDetections(1, { seed: 5, users, from: new Date(now - 86_400_000), to: new Date(now - 3_600_000) })[0]!, lastUpdatedDateTime: stamp(-10 * 60_000) };
+    const late = {
+      ...generateRiskDetections(1, { seed: 5, users, from: new Date(now - 86_400_000), to: new Date(now - 3_600_000) })[0]!,
+      lastUpdatedDateTime: stamp(-10 * 60_000),
+    };
     h.emulator.upsert('riskDetections', [updated, ...fresh, late]);
-    const dismissed = { ...users[0]!, riskState: 'dismissed', riskLevel: 'none', riskDetail: 'adminDismissedAllRiskForUser', riskLastUpdatedDateTime: stamp(30_000) };
+    const dismissed = {
+      ...users[0]!,
+      riskState: 'dismissed',
+      riskLevel: 'none',
+      riskDetail: 'adminDismissedAllRiskForUser',
+      riskLastUpdatedDateTime: stamp(30_000),
+    };
     h.emulator.upsert('riskyUsers', dismissed);
     h.emulator.resetStats();
 

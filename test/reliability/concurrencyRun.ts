@@ -62,7 +62,8 @@ export async function runConcurrency(world: World, seed: number, processes?: num
     const summaries = outcomes.flatMap((o, i) => read(`cli ${i + 1}/${n}`, o));
     for (const collection of COLLECTION_NAMES) {
       const mine = summaries.filter((s) => s.collection === collection);
-      if (!mine.some((s) => s.outcome === 'succeeded')) result.violations.push(`${label('together')}: no run of ${collection} succeeded: ${mine.map((s) => s.outcome).join(', ')}`);
+      if (!mine.some((s) => s.outcome === 'succeeded'))
+        result.violations.push(`${label('together')}: no run of ${collection} succeeded: ${mine.map((s) => s.outcome).join(', ')}`);
       const bad = mine.filter((s) => s.outcome !== 'succeeded' && s.outcome !== 'skipped');
       if (bad.length > 0) result.violations.push(`${label('together')}: ${collection} outcomes ${mine.map((s) => s.outcome).join(', ')}`);
     }
@@ -71,7 +72,15 @@ export async function runConcurrency(world: World, seed: number, processes?: num
     for (const p of proxies.splice(0)) await p.close();
 
     // 2. A timer run of the local host overlapping a manual sync (new data first, so both have work).
-    applyMutations(world.emulator, [{ kind: 'add', n: rng.int(100, 400) }, { kind: 'update', collection: 'riskyUsers', n: 10 }], rng, new Clock());
+    applyMutations(
+      world.emulator,
+      [
+        { kind: 'add', n: rng.int(100, 400) },
+        { kind: 'update', collection: 'riskyUsers', n: 10 },
+      ],
+      rng,
+      new Clock(),
+    );
     const service = world.service(await own());
     const host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
     try {
@@ -86,14 +95,24 @@ export async function runConcurrency(world: World, seed: number, processes?: num
     }
     // The timer's own run is in SyncRuns (trigger 'timer'); its outcome is checked with the others.
     for (const row of await world.runs('riskDetections')) {
-      if (row.trigger === 'timer') records.push({ collection: 'riskDetections', runId: String(row.runId), outcome: String(row.outcome), error: row.error as string | undefined, label: 'timer' });
+      if (row.trigger === 'timer')
+        records.push({
+          collection: 'riskDetections',
+          runId: String(row.runId),
+          outcome: String(row.outcome),
+          error: row.error as string | undefined,
+          label: 'timer',
+        });
     }
     const timerRuns = records.filter((r) => r.label === 'timer');
     if (timerRuns.length !== 1 || !['succeeded', 'skipped'].includes(timerRuns[0]!.outcome)) {
-      result.violations.push(`${label('timer')}: expected one timer run that succeeded or stepped aside, got ${timerRuns.map((r) => r.outcome).join(', ') || 'none'}`);
+      result.violations.push(
+        `${label('timer')}: expected one timer run that succeeded or stepped aside, got ${timerRuns.map((r) => r.outcome).join(', ') || 'none'}`,
+      );
     }
     const manualDetections = records.filter((r) => r.label.startsWith('manual') && r.collection === 'riskDetections');
-    if (![...timerRuns, ...manualDetections].some((r) => r.outcome === 'succeeded')) result.violations.push(`${label('timer')}: neither the timer nor the manual sync wrote riskDetections`);
+    if (![...timerRuns, ...manualDetections].some((r) => r.outcome === 'succeeded'))
+      result.violations.push(`${label('timer')}: neither the timer nor the manual sync wrote riskDetections`);
     result.violations.push(...oneWriterAtATime(proxies, label('timer + manual')));
     result.violations.push(...(await checkFinal(world, records, label('timer + manual'))));
   } finally {

@@ -76,56 +76,68 @@ describe('configuration: every setting of SETTINGS', () => {
     expect(() => loadSettings(BASE)).not.toThrow();
   });
 
-  it.each(SETTINGS.map((s) => [s.name, s] as const))('%s: each malformed value is refused naming it (or the setting takes any text)', (name, info) => {
-    const refused: string[] = [];
-    for (const value of JUNK) {
-      const outcome = tryLoad({ ...baseFor(name), [name]: value });
-      if (outcome.accepted) continue;
-      const { error } = outcome;
-      expect(error).toBeInstanceOf(ConfigurationError);
-      const problems = (error as ConfigurationError).problems;
-      expect(problems.map((p) => p.setting)).toContain(name);
-      expect((error as Error).message).toContain(`${name}:`);
-      if (info.secret && value.length >= 8) expect((error as Error).message).not.toContain(value);
-      refused.push(value);
-      refusals.push({ setting: name, value });
-    }
-    if (name in ANY_TEXT) {
-      expect(refused).toEqual([]);
-    } else {
-      expect(refused.length).toBeGreaterThan(0);
-    }
-  });
-
-  it.each(SETTINGS.map((s) => [s.name, s] as const))('%s: missing or empty is an error naming it when required, the default otherwise', (name, info) => {
-    for (const value of [undefined, '', '   ']) {
-      const env: Record<string, string> = { ...baseFor(name) };
-      if (value === undefined) delete env[name];
-      else env[name] = value;
-      if (name === 'TABLES_ENDPOINT') delete env.TABLES_CONNECTION_STRING;
-      const outcome = tryLoad(env);
-      // One of TABLES_ENDPOINT and TABLES_CONNECTION_STRING is required: the error names both.
-      const required = info.required || name === 'TABLES_ENDPOINT' || name === 'TABLES_CONNECTION_STRING';
-      if (required) {
-        expect(outcome.accepted).toBe(false);
-        if (!outcome.accepted) {
-          const error = outcome.error as ConfigurationError;
-          expect(error).toBeInstanceOf(ConfigurationError);
-          expect(error.message).toContain(name);
-        }
-      } else {
-        expect(outcome).toEqual({ accepted: true });
+  it.each(SETTINGS.map((s) => [s.name, s] as const))(
+    '%s: each malformed value is refused naming it (or the setting takes any text)',
+    (name, info) => {
+      const refused: string[] = [];
+      for (const value of JUNK) {
+        const outcome = tryLoad({ ...baseFor(name), [name]: value });
+        if (outcome.accepted) continue;
+        const { error } = outcome;
+        expect(error).toBeInstanceOf(ConfigurationError);
+        const problems = (error as ConfigurationError).problems;
+        expect(problems.map((p) => p.setting)).toContain(name);
+        expect((error as Error).message).toContain(`${name}:`);
+        if (info.secret && value.length >= 8) expect((error as Error).message).not.toContain(value);
+        refused.push(value);
+        refusals.push({ setting: name, value });
       }
-    }
-  });
+      if (name in ANY_TEXT) {
+        expect(refused).toEqual([]);
+      } else {
+        expect(refused.length).toBeGreaterThan(0);
+      }
+    },
+  );
+
+  it.each(SETTINGS.map((s) => [s.name, s] as const))(
+    '%s: missing or empty is an error naming it when required, the default otherwise',
+    (name, info) => {
+      for (const value of [undefined, '', '   ']) {
+        const env: Record<string, string> = { ...baseFor(name) };
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+        if (name === 'TABLES_ENDPOINT') delete env.TABLES_CONNECTION_STRING;
+        const outcome = tryLoad(env);
+        // One of TABLES_ENDPOINT and TABLES_CONNECTION_STRING is required: the error names both.
+        const required = info.required || name === 'TABLES_ENDPOINT' || name === 'TABLES_CONNECTION_STRING';
+        if (required) {
+          expect(outcome.accepted).toBe(false);
+          if (!outcome.accepted) {
+            const error = outcome.error as ConfigurationError;
+            expect(error).toBeInstanceOf(ConfigurationError);
+            expect(error.message).toContain(name);
+          }
+        } else {
+          expect(outcome).toEqual({ accepted: true });
+        }
+      }
+    },
+  );
 
   it('a setting that needs another names the missing one; several bad settings are all named at once', () => {
     for (const name of ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH']) {
       const outcome = tryLoad({ ...BASE, [name]: 'x' });
       expect(outcome.accepted).toBe(false);
-      if (!outcome.accepted) expect((outcome.error as ConfigurationError).problems).toContainEqual({ setting: 'AZURE_CLIENT_ID', message: expect.stringContaining(name) });
+      if (!outcome.accepted)
+        expect((outcome.error as ConfigurationError).problems).toContainEqual({ setting: 'AZURE_CLIENT_ID', message: expect.stringContaining(name) });
     }
-    const bad = Object.fromEntries(SETTINGS.filter((s) => !(s.name in ANY_TEXT) && s.name !== 'TABLES_CONNECTION_STRING' && s.name !== 'TABLES_ENDPOINT').map((s) => [s.name, 'not valid ☃']));
+    const bad = Object.fromEntries(
+      SETTINGS.filter((s) => !(s.name in ANY_TEXT) && s.name !== 'TABLES_CONNECTION_STRING' && s.name !== 'TABLES_ENDPOINT').map((s) => [
+        s.name,
+        'not valid ☃',
+      ]),
+    );
     const outcome = tryLoad({ ...BASE, ...bad });
     expect(outcome.accepted).toBe(false);
     if (!outcome.accepted) {
@@ -177,7 +189,11 @@ describe('configuration: the CLI and the Functions entry point stop at start-up 
         child.stderr.on('data', (d) => (stderr += d));
         child.on('close', (status) => resolve({ name, status, stderr }));
       }))).then((out) => process.stdout.write(JSON.stringify(out)));`;
-    const payload = cases.map(([name, value]) => [name, value, name === 'AZURE_TENANT_ID' ? { TABLES_ENDPOINT: BASE.TABLES_ENDPOINT } : baseFor(name)]);
+    const payload = cases.map(([name, value]) => [
+      name,
+      value,
+      name === 'AZURE_TENANT_ID' ? { TABLES_ENDPOINT: BASE.TABLES_ENDPOINT } : baseFor(name),
+    ]);
     const result = spawnSync(process.execPath, ['-e', script, JSON.stringify(payload)], { env, cwd, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     const answers = JSON.parse(result.stdout) as { name: string; status: number; stderr: string }[];
     for (const a of answers) {
@@ -190,7 +206,9 @@ describe('configuration: the CLI and the Functions entry point stop at start-up 
   it('the built Functions entry point throws at load, naming the setting', () => {
     const main = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { main: string }).main;
     const dir = path.join(root, path.dirname(main));
-    const files = readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => path.join(dir, f));
     expect(files.length).toBeGreaterThan(0);
     jest.doMock('@azure/functions', () => ({ app: { setup: () => undefined, timer: () => undefined, http: () => undefined } }));
     const cases = [...sample(), ['AZURE_TENANT_ID', ''] as [string, string]];

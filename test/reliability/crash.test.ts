@@ -10,11 +10,15 @@ import { worldPerFile } from './worldPerFile';
 describe('kill -9 at seeded moments', () => {
   const { world, unhandled } = worldPerFile();
 
-  it.each(KILL_MODES.map((mode, i) => [mode, 100 + i] as const))('killed at "%s" (seed %i), then run again: exact tables', async (mode, seed) => {
-    const result = await runCrashSeed(world(), seed, 1, [mode]);
-    if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
-    expect(result.kills).toBe(1);
-    expect(world().children()).toEqual([]);
-    expect(unhandled.reasons).toEqual([]);
-  }, 60_000);
+  it.each(KILL_MODES.map((mode, i) => [mode, 100 + i] as const))(
+    'killed at "%s" (seed %i), then run again: exact tables',
+    async (mode, seed) => {
+      const result = await runCrashSeed(world(), seed, 1, [mode]);
+      if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
+      expect(result.kills).toBe(1);
+      expect(world().children()).toEqual([]);
+      expect(unhandled.reasons).toEqual([]);
+    },
+    60_000,
+  );
 });

@@ -60,18 +60,30 @@ export async function runCrashSeed(world: World, seed: number, kills: number, mo
     try {
       summaries = JSON.parse(outcome.stdout);
     } catch {
-      result.violations.push(`${label(name)}: the CLI printed no JSON summary (exit ${outcome.code}, ${outcome.signal ?? 'no signal'}): ${outcome.stderr.slice(-400)}`);
+      result.violations.push(
+        `${label(name)}: the CLI printed no JSON summary (exit ${outcome.code}, ${outcome.signal ?? 'no signal'}): ${outcome.stderr.slice(-400)}`,
+      );
       return [];
     }
     for (const s of summaries) records.push({ collection: s.collection, runId: s.runId, outcome: s.outcome, error: s.error, label: name });
     const failed = summaries.filter((s) => s.outcome !== 'succeeded' && s.outcome !== 'skipped');
     const expectedCode = failed.length > 0 ? 1 : 0;
-    if (outcome.code !== expectedCode) result.violations.push(`${label(name)}: the CLI exited ${outcome.code} for outcomes ${summaries.map((s) => s.outcome).join(', ')}`);
+    if (outcome.code !== expectedCode)
+      result.violations.push(`${label(name)}: the CLI exited ${outcome.code} for outcomes ${summaries.map((s) => s.outcome).join(', ')}`);
     return summaries;
   };
 
   for (let k = 1; k <= kills; k++) {
-    if (k > 1 && rng.chance(0.7)) applyMutations(world.emulator, [{ kind: 'update', collection: 'riskDetections', n: rng.int(1, 30) }, { kind: 'add', n: rng.int(1, 40) }], rng, clock);
+    if (k > 1 && rng.chance(0.7))
+      applyMutations(
+        world.emulator,
+        [
+          { kind: 'update', collection: 'riskDetections', n: rng.int(1, 30) },
+          { kind: 'add', n: rng.int(1, 40) },
+        ],
+        rng,
+        clock,
+      );
     const mode = rng.pick(modes);
     const child = world.spawnCli(['sync', '--json'], ENV);
     const done = completion(child);
@@ -104,7 +116,9 @@ export async function runCrashSeed(world: World, seed: number, kills: number, mo
     result.violations.push(...(await checkAfterRun(world, 0, watermarks, label(`rerun ${attempt}`))));
     if (summaries.length > 0 && summaries.every((s) => s.outcome === 'succeeded')) break;
     if (attempt >= 3) {
-      result.violations.push(`${label('rerun')}: no successful run after ${attempt} attempts: ${summaries.map((s) => `${s.outcome} ${s.error ?? ''}`).join('; ')}`);
+      result.violations.push(
+        `${label('rerun')}: no successful run after ${attempt} attempts: ${summaries.map((s) => `${s.outcome} ${s.error ?? ''}`).join('; ')}`,
+      );
       break;
     }
     await sleep(LEASE_SECONDS * 1000 + 150);
@@ -117,7 +131,9 @@ function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill:
   const collection = rng.pick(COLLECTION_NAMES);
   const killThen = (decision: 'drop') => {
     kill();
-    return new Promise<'drop'>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(decision) : child.once('exit', () => resolve(decision))));
+    return new Promise<'drop'>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve(decision) : child.once('exit', () => resolve(decision)),
+    );
   };
   switch (mode) {
     case 'time': {
@@ -130,7 +146,8 @@ function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill:
       world.proxy.addHook({
         // Checkpoints are written in the background and coalesce (pages stored together, or while one is being
         // written, give one checkpoint): the first one at or past page `at`.
-        match: (r) => stateBatch(r, 'riskDetections') && r.body.includes('"passNextLink"') && Number(/"passPages":(\d+)[,}]/.exec(r.body)?.[1] ?? 0) >= at,
+        match: (r) =>
+          stateBatch(r, 'riskDetections') && r.body.includes('"passNextLink"') && Number(/"passPages":(\d+)[,}]/.exec(r.body)?.[1] ?? 0) >= at,
         after: () => killThen('drop'),
       });
       break;
@@ -149,7 +166,10 @@ function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill:
       world.proxy.addHook({
         // The release of a successful pass: no checkpoint, no active run, the outcome of this run.
         match: (r) =>
-          stateBatch(r, collection) && !r.body.includes('"passNextLink"') && !r.body.includes('"activeRunId"') && r.body.includes('"lastOutcome":"succeeded"'),
+          stateBatch(r, collection) &&
+          !r.body.includes('"passNextLink"') &&
+          !r.body.includes('"activeRunId"') &&
+          r.body.includes('"lastOutcome":"succeeded"'),
         ...(mode === 'watermark-before' ? { before: () => killThen('drop') } : { after: () => killThen('drop') }),
       });
       break;

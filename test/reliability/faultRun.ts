@@ -62,14 +62,18 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
     }
     const settled = await Promise.allSettled(
       COLLECTION_NAMES.map((collection) =>
-        service.run(collection, {
-          trigger: label,
-          timeBudgetMs,
-          onProgress: () => {
-            pages++;
-            firePages();
+        service.run(
+          collection,
+          {
+            trigger: label,
+            timeBudgetMs,
+            onProgress: () => {
+              pages++;
+              firePages();
+            },
           },
-        }, logger),
+          logger,
+        ),
       ),
     );
     for (const timer of pending) clearTimeout(timer);
@@ -93,8 +97,17 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
       }
       const summary: RunSummary = s.value;
       result.outcomes[summary.outcome] = (result.outcomes[summary.outcome] ?? 0) + 1;
-      log(`${label}: ${collection} ${summary.outcome} pages=${summary.pages} records=${summary.records} retries=${summary.retries} restarts=${summary.restarts}${summary.error ? ` error=${summary.error.slice(0, 200)}` : ''}`);
-      records.push({ collection: collection as CollectionName, runId: summary.runId, outcome: summary.outcome, error: summary.error, label, storeDown });
+      log(
+        `${label}: ${collection} ${summary.outcome} pages=${summary.pages} records=${summary.records} retries=${summary.retries} restarts=${summary.restarts}${summary.error ? ` error=${summary.error.slice(0, 200)}` : ''}`,
+      );
+      records.push({
+        collection: collection as CollectionName,
+        runId: summary.runId,
+        outcome: summary.outcome,
+        error: summary.error,
+        label,
+        storeDown,
+      });
     });
     return settled;
   };

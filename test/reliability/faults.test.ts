@@ -15,10 +15,14 @@ const CI_SEEDS = [2, 3, 7, 12, 23, 24, 25, 26, 40];
 describe('fault schedules', () => {
   const { world, unhandled } = worldPerFile();
 
-  it.each(CI_SEEDS)('seed %i: after the faults and one clean run, the tables are exact and every invariant holds', async (seed) => {
-    const result = await runFaultSeed(world(), seed);
-    if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
-    expect(result.violations).toEqual([]);
-    expect(unhandled.reasons).toEqual([]);
-  }, 60_000);
+  it.each(CI_SEEDS)(
+    'seed %i: after the faults and one clean run, the tables are exact and every invariant holds',
+    async (seed) => {
+      const result = await runFaultSeed(world(), seed);
+      if (result.violations.length > 0) throw new Error(`${result.violations.join('\n')}\n--- log ---\n${result.log.join('\n')}`);
+      expect(result.violations).toEqual([]);
+      expect(unhandled.reasons).toEqual([]);
+    },
+    60_000,
+  );
 });

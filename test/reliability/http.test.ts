@@ -12,15 +12,19 @@ describe('hostile HTTP requests', () => {
   it.each([
     [7, 250],
     [12, 150],
-  ])('seed %i: %i generated requests never get a 5xx, rows outside their filter, or a change to stored data', async (seed, requests) => {
-    const synced = await runFaultSeed(world(), seed);
-    expect(synced.violations).toEqual([]);
-    const result = await runHttp(world(), seed, requests);
-    expect(result.violations).toEqual([]);
-    expect(result.requests).toBeGreaterThan(requests * 0.9);
-    // The generated requests reach the tables as well as the validation.
-    expect(result.statuses['200'] ?? 0).toBeGreaterThan(requests * 0.1);
-    expect(result.statuses['400'] ?? 0).toBeGreaterThan(requests * 0.1);
-    expect(unhandled.reasons).toEqual([]);
-  }, 90_000);
+  ])(
+    'seed %i: %i generated requests never get a 5xx, rows outside their filter, or a change to stored data',
+    async (seed, requests) => {
+      const synced = await runFaultSeed(world(), seed);
+      expect(synced.violations).toEqual([]);
+      const result = await runHttp(world(), seed, requests);
+      expect(result.violations).toEqual([]);
+      expect(result.requests).toBeGreaterThan(requests * 0.9);
+      // The generated requests reach the tables as well as the validation.
+      expect(result.statuses['200'] ?? 0).toBeGreaterThan(requests * 0.1);
+      expect(result.statuses['400'] ?? 0).toBeGreaterThan(requests * 0.1);
+      expect(unhandled.reasons).toEqual([]);
+    },
+    90_000,
+  );
 });

@@ -80,9 +80,17 @@ export async function runHttp(world: World, seed: number, numRuns: number): Prom
   const tenant = world.tenantId;
 
   // What the API must serve: the tenant's stored rows (the fault runs already checked them against Graph).
-  const expected: Record<CollectionName, Record<string, unknown>[]> = { riskDetections: await world.stored('riskDetections'), riskyUsers: await world.stored('riskyUsers') };
+  const expected: Record<CollectionName, Record<string, unknown>[]> = {
+    riskDetections: await world.stored('riskDetections'),
+    riskyUsers: await world.stored('riskyUsers'),
+  };
   // Rows of other tenants, and keys next to ours, in the same tables: the API must never serve them.
-  const foreign = { riskLevel: 'high', riskState: 'atRisk', userPrincipalName: "donal.o'brien@contoso.com", userId: '00000000-0000-0000-0000-000000000001' };
+  const foreign = {
+    riskLevel: 'high',
+    riskState: 'atRisk',
+    userPrincipalName: "donal.o'brien@contoso.com",
+    userId: '00000000-0000-0000-0000-000000000001',
+  };
   await world.direct('RiskDetections').upsertEntity({ partitionKey: '00000000-0000-0000-0000-000000000000_2024-01', rowKey: 'foreign1', ...foreign });
   await world.direct('RiskDetections').upsertEntity({ partitionKey: `${tenant}a`, rowKey: 'foreign2', ...foreign });
   await world.direct('RiskyUsers').upsertEntity({ partitionKey: `${tenant}_x`, rowKey: 'foreign4', ...foreign });
@@ -106,7 +114,9 @@ export async function runHttp(world: World, seed: number, numRuns: number): Prom
     const samples = fc.sample(arbitrary, { numRuns, seed });
 
     for (const r of samples) {
-      const answer = await send(r).catch((e: Error & { code?: string }) => ({ status: 0, headers: {}, body: `${e.code ?? ''} ${e.message}` }) as Answer);
+      const answer = await send(r).catch(
+        (e: Error & { code?: string }) => ({ status: 0, headers: {}, body: `${e.code ?? ''} ${e.message}` }) as Answer,
+      );
       // Requests Node's client refuses to send (a header value it deems invalid) are not requests the API saw.
       if (answer.status === 0 && /ERR_INVALID_CHAR|ERR_INVALID_HTTP_TOKEN|ERR_UNESCAPED_CHARACTERS/.test(answer.body)) continue;
       result.requests++;
@@ -168,50 +178,110 @@ function requestArbitrary(pools: Pools): fc.Arbitrary<Request> {
     cursor.map((c) => `${c.slice(0, 19)}+02:00`),
     cursor.map((c) => `${c.slice(0, 19)} 02:00`), // a + that arrived as a space
     fc.date({ min: new Date('1500-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
-    fc.constantFrom('1601-01-01T00:00:00Z', '9999-12-31T23:59:59.9999999Z', '2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-02-29T00:00:00Z', '2024-05-01', 'now', '0', '2024-05-01T00:00:00+14:59', '2024-05-01T00:00:00-24:00', '+002024-05-01T00:00:00Z', '2024-05-01T00:00:00.12345678Z'),
+    fc.constantFrom(
+      '1601-01-01T00:00:00Z',
+      '9999-12-31T23:59:59.9999999Z',
+      '2024-02-30T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2024-02-29T00:00:00Z',
+      '2024-05-01',
+      'now',
+      '0',
+      '2024-05-01T00:00:00+14:59',
+      '2024-05-01T00:00:00-24:00',
+      '+002024-05-01T00:00:00Z',
+      '2024-05-01T00:00:00.12345678Z',
+    ),
   );
   const levels = fc.subarray([...LEVELS, 'someFutureLevel', 'HIGH', ''], { minLength: 1 }).map((a) => a.join(','));
   const states = fc.subarray([...STATES, 'AtRisk', ''], { minLength: 1 }).map((a) => a.join(','));
-  const mutatedToken = fc.tuple(fc.constantFrom(...pools.tokens), fc.nat(), fc.constantFrom('flip', 'cut', 'append', 'swap', 'resign', 'double')).map(([t, n, how]) => {
-    const i = n % t.length;
-    switch (how) {
-      case 'flip':
-        return t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
-      case 'cut':
-        return t.slice(0, i);
-      case 'append':
-        return `${t}AAAA`;
-      case 'double':
-        return t + t;
-      case 'swap': {
-        const json = JSON.parse(Buffer.from(t, 'base64url').toString()) as Record<string, unknown>;
-        json.c = Buffer.from(JSON.stringify({ nextPartitionKey: 'zzzz', nextRowKey: '' })).toString('base64');
-        return Buffer.from(JSON.stringify(json)).toString('base64url');
+  const mutatedToken = fc
+    .tuple(fc.constantFrom(...pools.tokens), fc.nat(), fc.constantFrom('flip', 'cut', 'append', 'swap', 'resign', 'double'))
+    .map(([t, n, how]) => {
+      const i = n % t.length;
+      switch (how) {
+        case 'flip':
+          return t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
+        case 'cut':
+          return t.slice(0, i);
+        case 'append':
+          return `${t}AAAA`;
+        case 'double':
+          return t + t;
+        case 'swap': {
+          const json = JSON.parse(Buffer.from(t, 'base64url').toString()) as Record<string, unknown>;
+          json.c = Buffer.from(JSON.stringify({ nextPartitionKey: 'zzzz', nextRowKey: '' })).toString('base64');
+          return Buffer.from(JSON.stringify(json)).toString('base64url');
+        }
+        default: {
+          const json = JSON.parse(Buffer.from(t, 'base64url').toString()) as Record<string, unknown>;
+          json.s = createHash('sha256').update(String(n)).digest('base64url');
+          return Buffer.from(JSON.stringify(json)).toString('base64url');
+        }
       }
-      default: {
-        const json = JSON.parse(Buffer.from(t, 'base64url').toString()) as Record<string, unknown>;
-        json.s = createHash('sha256').update(String(n)).digest('base64url');
-        return Buffer.from(JSON.stringify(json)).toString('base64url');
-      }
-    }
-  });
+    });
   const values: Record<string, fc.Arbitrary<string>> = {
     riskLevel: fc.oneof({ weight: 5, arbitrary: levels }, text, fc.constantFrom(...INJECTIONS), huge),
     riskState: fc.oneof({ weight: 5, arbitrary: states }, text, fc.constantFrom(...INJECTIONS)),
-    userId: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...(pools.userIds.length ? pools.userIds : ['x'])) }, fc.constantFrom(...pools.userIds.map((u) => u.toUpperCase()), '00000000-0000-0000-0000-000000000001'), fc.uuid(), text, fc.constantFrom(...INJECTIONS)),
-    userPrincipalName: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...(pools.upns.length ? pools.upns : ['x'])) }, text, fc.constantFrom(...INJECTIONS, "donal.o'brien@contoso.com", '\u0000', 'a\nb'), huge),
+    userId: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...(pools.userIds.length ? pools.userIds : ['x'])) },
+      fc.constantFrom(...pools.userIds.map((u) => u.toUpperCase()), '00000000-0000-0000-0000-000000000001'),
+      fc.uuid(),
+      text,
+      fc.constantFrom(...INJECTIONS),
+    ),
+    userPrincipalName: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...(pools.upns.length ? pools.upns : ['x'])) },
+      text,
+      fc.constantFrom(...INJECTIONS, "donal.o'brien@contoso.com", '\u0000', 'a\nb'),
+      huge,
+    ),
     since: stamp,
     until: stamp,
-    top: fc.oneof(fc.integer({ min: -5, max: 1100 }).map(String), fc.constantFrom('0', '01', '1e3', ' 5', '5 ', '1.0', '99999999999', 'NaN', '0x10', '')),
+    top: fc.oneof(
+      fc.integer({ min: -5, max: 1100 }).map(String),
+      fc.constantFrom('0', '01', '1e3', ' 5', '5 ', '1.0', '99999999999', 'NaN', '0x10', ''),
+    ),
     format: fc.constantFrom('json', 'csv', 'CSV', '', 'xml', 'csv,json'),
-    continuationToken: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...pools.tokens) }, { weight: 3, arbitrary: mutatedToken }, fc.base64String({ maxLength: 200 }), text, huge),
+    continuationToken: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(...pools.tokens) },
+      { weight: 3, arbitrary: mutatedToken },
+      fc.base64String({ maxLength: 200 }),
+      text,
+      huge,
+    ),
     code: text,
   };
   const knownName = fc.constantFrom(...Object.keys(values));
   const pair = fc.oneof(
     { weight: 8, arbitrary: knownName.chain((name) => values[name]!.map((v) => `${enc(name)}=${enc(v)}`)) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('risklevel', 'RiskLevel', 'TOP', '$filter', '$top', 'filter', 'skip', '__proto__', 'constructor', 'userid'), text).map(([n, v]) => `${enc(n)}=${enc(v)}`) },
-    { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '&&', '=', 'a=b=c', '%E0%A4%A', '+', ';', 'riskLevel', 'riskLevel=', '=high', 'top=%31%30', 'riskLevel=high%2Clow', 'riskLevel=high&riskLevel=low', 'since=2024-05-01T00:00:00+02:00') },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('risklevel', 'RiskLevel', 'TOP', '$filter', '$top', 'filter', 'skip', '__proto__', 'constructor', 'userid'), text)
+        .map(([n, v]) => `${enc(n)}=${enc(v)}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%',
+        '%zz',
+        '%00',
+        '&&',
+        '=',
+        'a=b=c',
+        '%E0%A4%A',
+        '+',
+        ';',
+        'riskLevel',
+        'riskLevel=',
+        '=high',
+        'top=%31%30',
+        'riskLevel=high%2Clow',
+        'riskLevel=high&riskLevel=low',
+        'since=2024-05-01T00:00:00+02:00',
+      ),
+    },
   );
   const query = fc.array(pair, { maxLength: 6 }).map((pairs) => pairs.join('&'));
   const path = fc.oneof(
@@ -224,7 +294,21 @@ function requestArbitrary(pools: Pools): fc.Arbitrary<Request> {
   const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 });
   const headers = fc.record(
     {
-      accept: fc.oneof(fc.constantFrom('text/csv', 'application/json', '*/*', 'text/*;q=0.5, application/json', 'text/csv;q=0', 'text/csv;q=abc', 'text/csv;q=1e309', 'text/csv, application/json;q=0.9', ''), headerValue, fc.constant(`text/csv;${'q=1;'.repeat(2000)}`)),
+      accept: fc.oneof(
+        fc.constantFrom(
+          'text/csv',
+          'application/json',
+          '*/*',
+          'text/*;q=0.5, application/json',
+          'text/csv;q=0',
+          'text/csv;q=abc',
+          'text/csv;q=1e309',
+          'text/csv, application/json;q=0.9',
+          '',
+        ),
+        headerValue,
+        fc.constant(`text/csv;${'q=1;'.repeat(2000)}`),
+      ),
       'if-none-match': fc.oneof(fc.constantFrom(pools.etag, `W/${pools.etag}`, '*', `"x", ${pools.etag}`, '""', ',,,', 'W/'), headerValue),
       host: fc.constantFrom('localhost', 'exa mple', '[', 'a:b:c', '::1', '', '127.0.0.1:99999', 'xn--nxasmq6b', '%zz'),
       'x-functions-key': headerValue,
@@ -235,7 +319,11 @@ function requestArbitrary(pools: Pools): fc.Arbitrary<Request> {
     },
     { requiredKeys: [] },
   );
-  const method = fc.oneof({ weight: 10, arbitrary: fc.constant('GET') }, { weight: 2, arbitrary: fc.constant('HEAD') }, { weight: 1, arbitrary: fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS') });
+  const method = fc.oneof(
+    { weight: 10, arbitrary: fc.constant('GET') },
+    { weight: 2, arbitrary: fc.constant('HEAD') },
+    { weight: 1, arbitrary: fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS') },
+  );
   return fc.record({ method, path, query, headers });
 }
 
@@ -304,7 +392,8 @@ function check(
   if (a.status >= 400 && r.method !== 'HEAD' && a.body.length > 0) {
     try {
       const error = (JSON.parse(a.body) as { error?: { code?: unknown; message?: unknown } }).error;
-      if (typeof error?.code !== 'string' || typeof error.message !== 'string') problems.push(`an error body without code and message: ${a.body.slice(0, 200)}`);
+      if (typeof error?.code !== 'string' || typeof error.message !== 'string')
+        problems.push(`an error body without code and message: ${a.body.slice(0, 200)}`);
     } catch {
       problems.push(`an error body that is not JSON: ${a.body.slice(0, 200)}`);
     }
@@ -320,13 +409,16 @@ function check(
   if (!matches) return problems;
   const want = expected[collection].filter(matches);
   if (isCsv(a)) {
-    const ids = parseCsv(a.body).slice(1).map((row) => row[0] ?? '');
+    const ids = parseCsv(a.body)
+      .slice(1)
+      .map((row) => row[0] ?? '');
     for (const id of ids) {
       const record = index[collection].get(id.replace(/^'/, ''));
       if (!record) problems.push(`CSV row ${JSON.stringify(id).slice(0, 60)} is not a stored record of the tenant`);
       else if (!matches(record)) problems.push(`CSV row ${JSON.stringify(id).slice(0, 60)} does not satisfy the filter`);
     }
-    if (!params.has('continuationToken') && new Set(ids).size !== want.length) problems.push(`CSV has ${new Set(ids).size} rows, ${want.length} match`);
+    if (!params.has('continuationToken') && new Set(ids).size !== want.length)
+      problems.push(`CSV has ${new Set(ids).size} rows, ${want.length} match`);
     return problems;
   }
   let body: { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
@@ -354,7 +446,11 @@ function check(
 }
 
 /** The filter of an accepted request, as documented (docs/api.md); undefined when a value can not be read back. */
-function filterOf(collection: CollectionName, params: Map<string, string>, problems: string[]): ((r: Record<string, unknown>) => boolean) | undefined {
+function filterOf(
+  collection: CollectionName,
+  params: Map<string, string>,
+  problems: string[],
+): ((r: Record<string, unknown>) => boolean) | undefined {
   const cursorName = COLLECTIONS[collection].cursor;
   const dt = (name: string) => {
     const raw = params.get(name);
@@ -367,7 +463,10 @@ function filterOf(collection: CollectionName, params: Map<string, string>, probl
   const until = dt('until');
   const levels = params.get('riskLevel')?.split(',');
   const states = params.get('riskState')?.split(',');
-  for (const [name, list, accepted] of [['riskLevel', levels, LEVELS], ['riskState', states, STATES]] as const) {
+  for (const [name, list, accepted] of [
+    ['riskLevel', levels, LEVELS],
+    ['riskState', states, STATES],
+  ] as const) {
     for (const v of list ?? []) if (!(accepted as readonly string[]).includes(v)) problems.push(`${name} value '${v}' was accepted`);
   }
   const userId = params.get('userId')?.toLowerCase();
@@ -399,7 +498,10 @@ async function followToEnd(
   const collection: CollectionName = /riskdetections/i.test(r.path) ? 'riskDetections' : 'riskyUsers';
   const problems: string[] = [];
   const matches = filterOf(collection, params, problems)!;
-  const want = expected[collection].filter(matches).map((x) => String(x.id)).sort();
+  const want = expected[collection]
+    .filter(matches)
+    .map((x) => String(x.id))
+    .sort();
   const got: string[] = [];
   let answer = first;
   for (let pages = 0; ; pages++) {

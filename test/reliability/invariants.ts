@@ -54,14 +54,16 @@ export async function checkAfterRun(world: World, lookbackMinutes: number, last:
       storedById.set(String(row.id), row);
     }
     const expectedIds = new Set(expected.map((r) => String(r.id)));
-    for (const row of stored) if (!expectedIds.has(String(row.id))) violations.push(`${label}: ${collection} row ${short(row.id)} is not a record Graph has`);
+    for (const row of stored)
+      if (!expectedIds.has(String(row.id))) violations.push(`${label}: ${collection} row ${short(row.id)} is not a record Graph has`);
 
     let maxStored: string | undefined;
     for (const row of stored) {
       const c = cursorOf(collection, row);
       if (c && (!maxStored || c > maxStored)) maxStored = c;
     }
-    if (w && (!maxStored || w > maxStored)) violations.push(`${label}: ${collection} watermark ${w} is past the largest stored cursor ${maxStored ?? '(no rows)'}`);
+    if (w && (!maxStored || w > maxStored))
+      violations.push(`${label}: ${collection} watermark ${w} is past the largest stored cursor ${maxStored ?? '(no rows)'}`);
     if (w) {
       const from = minusMinutes(w, lookbackMinutes);
       let lost = 0;
@@ -76,7 +78,9 @@ export async function checkAfterRun(world: World, lookbackMinutes: number, last:
         }
       }
       if (lost > 0) {
-        violations.push(`${label}: ${collection} watermark ${w} (next pass reads from ${from}) passed ${lost} record(s) not stored, e.g. ${example}: they would never be read again`);
+        violations.push(
+          `${label}: ${collection} watermark ${w} (next pass reads from ${from}) passed ${lost} record(s) not stored, e.g. ${example}: they would never be read again`,
+        );
       }
     }
   }
@@ -112,10 +116,13 @@ export async function checkFinal(world: World, runs: RunRecordOfTest[], label: s
       }
       by[column] = counts;
     }
-    if (state.aggregates.total !== total) violations.push(`${label}: ${collection} aggregates.total is ${state.aggregates.total}, the table has ${total} rows`);
+    if (state.aggregates.total !== total)
+      violations.push(`${label}: ${collection} aggregates.total is ${state.aggregates.total}, the table has ${total} rows`);
     for (const column of COLLECTIONS[collection].aggregateBy) {
       if (!isDeepStrictEqual(sorted(state.aggregates.by[column] ?? {}), sorted(by[column]!))) {
-        violations.push(`${label}: ${collection} aggregates by ${column} ${JSON.stringify(sorted(state.aggregates.by[column] ?? {}))} != rows ${JSON.stringify(sorted(by[column]!))}`);
+        violations.push(
+          `${label}: ${collection} aggregates by ${column} ${JSON.stringify(sorted(state.aggregates.by[column] ?? {}))} != rows ${JSON.stringify(sorted(by[column]!))}`,
+        );
       }
     }
     if (state.pass) violations.push(`${label}: ${collection} still has a pass in progress after a clean run`);
@@ -139,7 +146,9 @@ export async function checkFinal(world: World, runs: RunRecordOfTest[], label: s
       if (!row && !run.storeDown) violations.push(`${label}: ${collection} run ${run.runId} (${run.label}, ${run.outcome}) left no SyncRuns row`);
       if (!row) continue;
       if (row.outcome !== run.outcome && row.outcome !== 'interrupted') {
-        violations.push(`${label}: ${collection} run ${run.runId} (${run.label}) ended ${run.outcome} but its SyncRuns row says ${String(row.outcome)}`);
+        violations.push(
+          `${label}: ${collection} run ${run.runId} (${run.label}) ended ${run.outcome} but its SyncRuns row says ${String(row.outcome)}`,
+        );
       }
       if (run.outcome === 'failed' && !run.error) violations.push(`${label}: ${collection} run ${run.runId} failed without an error`);
     }

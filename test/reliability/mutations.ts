@@ -12,7 +12,10 @@ const LEVELS = ['low', 'medium', 'high'] as const;
 export function seedTenant(emulator: GraphEmulator, seed: number, counts: { users: number; detections: number }, now = Date.now()): void {
   const users = generateRiskyUsers(counts.users, { seed, from: new Date(now - 40 * DAY), to: new Date(now - 3_600_000) });
   emulator.upsert('riskyUsers', users);
-  emulator.upsert('riskDetections', generateRiskDetections(counts.detections, { seed, users, from: new Date(now - 40 * DAY), to: new Date(now - 3_600_000) }));
+  emulator.upsert(
+    'riskDetections',
+    generateRiskDetections(counts.detections, { seed, users, from: new Date(now - 40 * DAY), to: new Date(now - 3_600_000) }),
+  );
 }
 
 /** Cursors of changes: now, and strictly later than the previous one. */
@@ -66,7 +69,12 @@ export function applyMutations(emulator: GraphEmulator, mutations: Mutation[], r
         const users = emulator.list('riskyUsers', { visibleOnly: true });
         const at = Date.now() - m.minutesBack * 60_000;
         const late = generateRiskDetections(m.n, { seed: `${rng.int(0, 1e9)}`, users, from: new Date(at - 3_600_000), to: new Date(at) });
-        for (const d of late) emulator.upsert('riskDetections', { ...d, detectionTimingType: 'offline', lastUpdatedDateTime: new Date(at).toISOString() }, { visibleAfterMs: m.visibleAfterMs });
+        for (const d of late)
+          emulator.upsert(
+            'riskDetections',
+            { ...d, detectionTimingType: 'offline', lastUpdatedDateTime: new Date(at).toISOString() },
+            { visibleAfterMs: m.visibleAfterMs },
+          );
         visibleBy = Math.max(visibleBy, performance.now() + m.visibleAfterMs + 5);
         changed += late.length;
         break;
@@ -75,10 +83,21 @@ export function applyMutations(emulator: GraphEmulator, mutations: Mutation[], r
         const atRisk = emulator.list('riskyUsers', { visibleOnly: true }).filter((u) => u.riskState === 'atRisk');
         for (let i = 0; i < m.n && atRisk.length > 0; i++) {
           const user = atRisk.splice(rng.int(0, atRisk.length - 1), 1)[0]!;
-          emulator.upsert('riskyUsers', { ...user, riskState: 'dismissed', riskLevel: 'none', riskDetail: 'adminDismissedAllRiskForUser', riskLastUpdatedDateTime: clock.next() });
+          emulator.upsert('riskyUsers', {
+            ...user,
+            riskState: 'dismissed',
+            riskLevel: 'none',
+            riskDetail: 'adminDismissedAllRiskForUser',
+            riskLastUpdatedDateTime: clock.next(),
+          });
           for (const d of emulator.list('riskDetections', { visibleOnly: true })) {
             if (d.userId !== user.id || d.riskState !== 'atRisk') continue;
-            emulator.upsert('riskDetections', { ...d, riskState: 'dismissed', riskDetail: 'adminDismissedAllRiskForUser', lastUpdatedDateTime: clock.next() });
+            emulator.upsert('riskDetections', {
+              ...d,
+              riskState: 'dismissed',
+              riskDetail: 'adminDismissedAllRiskForUser',
+              lastUpdatedDateTime: clock.next(),
+            });
             changed++;
           }
           changed++;
@@ -114,7 +133,15 @@ const ODD_IDS = [
   (h: string) => `${'x'.repeat(300)}${h}`,
 ];
 
-const ODD_TEXT = ["O'Brien \"quoted\", comma", 'Zoë 李雷 👩‍💻 \u{1F600}', '=HYPERLINK("x")', '', ' leading and trailing ', '\u202Eright-to-left', 'line\nbreak\r\ttab'];
+const ODD_TEXT = [
+  'O\'Brien "quoted", comma',
+  'Zoë 李雷 👩‍💻 \u{1F600}',
+  '=HYPERLINK("x")',
+  '',
+  ' leading and trailing ',
+  '\u202Eright-to-left',
+  'line\nbreak\r\ttab',
+];
 
 /** A detection that tests the mapping: an id a RowKey can not hold, strings over 32K, hundreds of new properties, enum values Graph adds later. */
 export function oddDetection(rng: Prng, users: readonly RiskyUser[], clock: Clock): RiskDetection {
@@ -125,12 +152,20 @@ export function oddDetection(rng: Prng, users: readonly RiskyUser[], clock: Cloc
   const record: Record<string, unknown> = { ...base!, id: rng.pick(ODD_IDS)(hex), lastUpdatedDateTime: clock.next() };
   if (rng.chance(0.5)) record.userDisplayName = rng.pick(ODD_TEXT);
   if (rng.chance(0.3)) record.userDisplayName = `${'é'.repeat(31_999)}\u{1F600}${'z'.repeat(rng.int(1, 40_000))}`; // a surrogate pair across the 32K cut
-  if (rng.chance(0.3)) record.additionalInfo = JSON.stringify(Array.from({ length: rng.int(1, 3000) }, (_, k) => ({ Key: `k${k}`, Value: 'v'.repeat(20) })));
+  if (rng.chance(0.3))
+    record.additionalInfo = JSON.stringify(Array.from({ length: rng.int(1, 3000) }, (_, k) => ({ Key: `k${k}`, Value: 'v'.repeat(20) })));
   if (rng.chance(0.4)) record.riskLevel = rng.pick(['someFutureLevel', 'unknownFutureValue', 'hidden']);
   if (rng.chance(0.3)) record.riskEventType = `newEventType${rng.int(1, 9)}`;
   if (rng.chance(0.2)) record.detectedDateTime = null;
   if (rng.chance(0.2)) record.location = null;
-  else if (rng.chance(0.2)) record.location = { city: 'Zürich', state: null, countryOrRegion: 'CH', geoCoordinates: { latitude: -0.5, longitude: 179.999999 }, district: 'Kreis 1' };
+  else if (rng.chance(0.2))
+    record.location = {
+      city: 'Zürich',
+      state: null,
+      countryOrRegion: 'CH',
+      geoCoordinates: { latitude: -0.5, longitude: 179.999999 },
+      district: 'Kreis 1',
+    };
   if (rng.chance(0.3)) {
     const extra = rng.chance(0.3) ? rng.int(230, 300) : rng.int(1, 10);
     for (let k = 0; k < extra; k++) {

@@ -23,7 +23,11 @@ describe('reliability regressions', () => {
   }
 
   const runs: RunRecordOfTest[] = [];
-  const run = async (collection: 'riskDetections' | 'riskyUsers', options: { timeBudgetMs?: number } = {}, overrides: Record<string, string> = {}) => {
+  const run = async (
+    collection: 'riskDetections' | 'riskyUsers',
+    options: { timeBudgetMs?: number } = {},
+    overrides: Record<string, string> = {},
+  ) => {
     const summary = await world.service({ ...env, ...overrides }).run(collection, { trigger: 'test', ...options }, quietLogger);
     runs.push({ collection, runId: summary.runId, outcome: summary.outcome, error: summary.error, label: 'test' });
     return summary;
@@ -67,7 +71,15 @@ describe('reliability regressions', () => {
   it('a run that completes a pass begun by an earlier run reads what changed since: one clean run is exact', async () => {
     await tenant(304);
     expect(await run('riskDetections', { timeBudgetMs: 1 })).toMatchObject({ outcome: 'partial', pages: 1 });
-    applyMutations(world.emulator, [{ kind: 'add', n: 25 }, { kind: 'update', collection: 'riskDetections', n: 10 }], new Prng(304), new Clock());
+    applyMutations(
+      world.emulator,
+      [
+        { kind: 'add', n: 25 },
+        { kind: 'update', collection: 'riskDetections', n: 10 },
+      ],
+      new Prng(304),
+      new Clock(),
+    );
     expect(await run('riskDetections')).toMatchObject({ outcome: 'succeeded' });
     expect(await world.stored('riskDetections')).toEqual(world.expected('riskDetections'));
   });
@@ -80,7 +92,9 @@ describe('reliability regressions', () => {
     // A new detection, then a change to one the cut pass has not read yet (its cursor is the newest of all).
     applyMutations(world.emulator, [{ kind: 'add', n: 1 }], new Prng(305), clock);
     const stored = new Set((await world.stored('riskDetections')).map((r) => r.id));
-    const unread = world.emulator.list('riskDetections', { visibleOnly: true }).find((d) => !stored.has(d.id) && d.lastUpdatedDateTime! < new Date(Date.now() - 60_000).toISOString())!;
+    const unread = world.emulator
+      .list('riskDetections', { visibleOnly: true })
+      .find((d) => !stored.has(d.id) && d.lastUpdatedDateTime! < new Date(Date.now() - 60_000).toISOString())!;
     world.emulator.upsert('riskDetections', { ...unread, riskState: 'dismissed', lastUpdatedDateTime: clock.next() });
     expect(await run('riskDetections', {}, lookback0)).toMatchObject({ outcome: 'succeeded' });
     expect(await run('riskDetections', {}, lookback0)).toMatchObject({ outcome: 'succeeded' });

@@ -57,22 +57,62 @@ export interface SeedPlan {
 /** Fault steps by weight; each builder draws its details from the seed. */
 const STEPS: [string, number, (r: Prng) => FaultAction][] = [
   ['429 storm, no Retry-After', 4, (r) => ({ kind: 'graph', spec: { kind: 'status', status: 429, count: r.int(1, 12) } })],
-  ['429 by probability', 2, (r) => ({ kind: 'graph', spec: { kind: 'status', status: 429, probability: pick(r, [0.2, 0.4, 0.6]), durationMs: r.int(200, 2000) } })],
+  [
+    '429 by probability',
+    2,
+    (r) => ({ kind: 'graph', spec: { kind: 'status', status: 429, probability: pick(r, [0.2, 0.4, 0.6]), durationMs: r.int(200, 2000) } }),
+  ],
   ['tenant budget (real throttling)', 1, (r) => ({ kind: 'throttling', rps: r.int(5, 20) })],
-  ['503', 2, (r) => ({ kind: 'graph', spec: { kind: 'status', status: 503, count: r.int(1, 4), ...(r.chance(0.5) ? { retryAfterSeconds: r.int(0, 1) } : {}) } })],
-  ['504', 2, (r) => ({ kind: 'graph', spec: { kind: 'status', status: 504, count: r.int(1, 4), ...(r.chance(0.5) ? { retryAfterSeconds: r.int(0, 1) } : {}) } })],
+  [
+    '503',
+    2,
+    (r) => ({
+      kind: 'graph',
+      spec: { kind: 'status', status: 503, count: r.int(1, 4), ...(r.chance(0.5) ? { retryAfterSeconds: r.int(0, 1) } : {}) },
+    }),
+  ],
+  [
+    '504',
+    2,
+    (r) => ({
+      kind: 'graph',
+      spec: { kind: 'status', status: 504, count: r.int(1, 4), ...(r.chance(0.5) ? { retryAfterSeconds: r.int(0, 1) } : {}) },
+    }),
+  ],
   ['500 by probability', 1, (r) => ({ kind: 'graph', spec: { kind: 'status', status: 500, probability: 0.3, durationMs: r.int(200, 1500) } })],
   ['connection reset', 2, (r) => ({ kind: 'graph', spec: { kind: 'reset', count: r.int(1, 3), nextLinkOnly: r.chance(0.5) } })],
   ['slower than the client timeout', 2, (r) => ({ kind: 'graph', spec: { kind: 'slow', delayMs: r.int(450, 900), count: r.int(1, 2) } })],
-  ['truncated JSON', 2, (r) => ({ kind: 'graph', spec: { kind: 'truncate', fraction: pick(r, [0, 0.3, 0.5, 0.9]), declareFullLength: r.chance(0.5), count: r.int(1, 2) } })],
+  [
+    'truncated JSON',
+    2,
+    (r) => ({
+      kind: 'graph',
+      spec: { kind: 'truncate', fraction: pick(r, [0, 0.3, 0.5, 0.9]), declareFullLength: r.chance(0.5), count: r.int(1, 2) },
+    }),
+  ],
   ['next link expires', 3, () => ({ kind: 'expireSkipTokens' })],
-  ['token endpoint fails for a while', 2, (r) => ({ kind: 'graph', spec: { target: 'token', kind: 'status', status: pick(r, [500, 503]), durationMs: r.int(300, 2000) } })],
+  [
+    'token endpoint fails for a while',
+    2,
+    (r) => ({ kind: 'graph', spec: { target: 'token', kind: 'status', status: pick(r, [500, 503]), durationMs: r.int(300, 2000) } }),
+  ],
   ['tokens revoked', 1, () => ({ kind: 'revokeTokens' })],
   ['a 4xx Graph will not retry', 1, () => ({ kind: 'graph', spec: { kind: 'status', status: 403, code: 'Authorization_RequestDenied', count: 1 } })],
   ['storage 500/503', 3, (r) => ({ kind: 'storage', spec: { kind: 'status', status: pick(r, [500, 503] as const), count: r.int(1, 3) } })],
-  ['storage 503 on data batches', 1, (r) => ({ kind: 'storage', spec: { kind: 'status', status: 503, count: r.int(1, 2), match: { kinds: ['batch'] } } })],
+  [
+    'storage 503 on data batches',
+    1,
+    (r) => ({ kind: 'storage', spec: { kind: 'status', status: 503, count: r.int(1, 2), match: { kinds: ['batch'] } } }),
+  ],
   ['storage reset', 1, (r) => ({ kind: 'storage', spec: { kind: 'reset', count: r.int(1, 2) } })],
-  ['storage answer lost after commit', 2, (r) => ({ kind: 'storage', spec: { kind: 'lostResponse', count: 1, match: { kinds: pick(r, [['batch'], ['batch', 'write']] as const) as never } } })],
+  [
+    'storage answer lost after commit',
+    2,
+    (r) => ({
+      kind: 'storage',
+      spec: { kind: 'lostResponse', count: 1, match: { kinds: pick(r, [['batch'], ['batch', 'write']] as const) as never } },
+    }),
+  ],
   ['storage slow', 1, (r) => ({ kind: 'storage', spec: { kind: 'slow', delayMs: r.int(100, 600), count: r.int(1, 4) } })],
   ['storage restart', 2, (r) => ({ kind: 'storageRestart', ms: r.chance(0.15) ? r.int(5000, 9000) : r.int(200, 1500) })],
 ];
@@ -96,7 +136,8 @@ export function planSeed(seed: number): SeedPlan {
       if (r.chance(0.6)) mutations.push({ kind: 'add', n: r.int(1, 60) });
       if (r.chance(0.4)) mutations.push({ kind: 'dismiss', n: r.int(1, 3) });
       // Late detections only where the lookback covers their lateness (that is the lookback's job).
-      if (lookbackMinutes >= 30 && r.chance(0.5)) mutations.push({ kind: 'late', n: r.int(1, 10), minutesBack: r.int(1, 20), visibleAfterMs: r.int(0, 1500) });
+      if (lookbackMinutes >= 30 && r.chance(0.5))
+        mutations.push({ kind: 'late', n: r.int(1, 10), minutesBack: r.int(1, 20), visibleAfterMs: r.int(0, 1500) });
     }
     if (r.chance(0.3)) mutations.push({ kind: 'odd', n: r.int(1, 4) });
     r.shuffle(mutations); // the order matters: an update after an add moves the newest cursor past the added records

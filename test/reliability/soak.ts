@@ -116,7 +116,10 @@ async function main(): Promise<number> {
 async function withCertificate(): Promise<void> {
   const { certPath } = await ensureEmulatorCertificate();
   if (process.env.NODE_EXTRA_CA_CERTS !== certPath) {
-    const result = spawnSync(process.execPath, [__filename, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath } });
+    const result = spawnSync(process.execPath, [__filename, ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
+    });
     process.exit(result.status ?? 1);
   }
   process.exitCode = await main();

@@ -120,7 +120,8 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
       }
       return sortById(rows);
     },
-    expected: (collection) => sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    expected: (collection) =>
+      sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
     state: (collection) => new CollectionStateStore(direct(TABLES.state), tenantId, collection, 3000).read(),
     async runs(collection) {
       const rows: Record<string, unknown>[] = [];
@@ -144,7 +145,9 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
     children: () => [...children],
     async close() {
       for (const child of children) child.kill('SIGKILL');
-      await Promise.all([...children].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)))));
+      await Promise.all(
+        [...children].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)))),
+      );
       await proxy.close();
       await Promise.all([azurite.stop(), emulator.close()]);
     },

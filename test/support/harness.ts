@@ -106,7 +106,8 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
       }
       return sortById(rows);
     },
-    expected: (collection) => sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    expected: (collection) =>
+      sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
     table,
     close: async () => {
       for (const child of children) child.kill('SIGKILL');

@@ -17,9 +17,17 @@ describe('Graph datetimes', () => {
     ['9999-12-31T23:59:59.9999999Z', '9999-12-31T23:59:59.9999999Z'],
   ])('keeps years below 100 and the ends of the range: %s', (input, expected) => expect(normalizeDateTime(input)).toBe(expected));
 
-  it.each(['', 'yesterday', '9999-12-31T23:00:00-05:00', '2020-11-03T24:00:00.0000000Z', '2020-00-03T20:53:12.0000000Z', '2020-13-03T20:53:12Z', '2020-11-03 20:53:12', 42, null])('rejects %p', (input) =>
-    expect(normalizeDateTime(input)).toBeUndefined(),
-  );
+  it.each([
+    '',
+    'yesterday',
+    '9999-12-31T23:00:00-05:00',
+    '2020-11-03T24:00:00.0000000Z',
+    '2020-00-03T20:53:12.0000000Z',
+    '2020-13-03T20:53:12Z',
+    '2020-11-03 20:53:12',
+    42,
+    null,
+  ])('rejects %p', (input) => expect(normalizeDateTime(input)).toBeUndefined());
 
   it('orders by string after normalizing, to the 7th digit', () => {
     const a = normalizeDateTime('2020-11-03T20:53:12.1984203Z')!;

@@ -164,7 +164,7 @@ describe('toEntity / fromEntity', () => {
     expect(fromEntity(detections, stored(entity)).activityDateTime).toBe('0001-01-01T00:00:00Z');
   });
 
-  it('keeps properties named like the Table SDK\'s own (rowKey, partitionKey, etag, timestamp) in the overflow column', () => {
+  it("keeps properties named like the Table SDK's own (rowKey, partitionKey, etag, timestamp) in the overflow column", () => {
     const record = { ...detection, rowKey: 'graph-row', partitionKey: 'graph-partition', etag: 'W/"1"', timestamp: '2020-01-01' };
     const { entity } = toEntity(detections, record, TENANT, SYNCED);
     expect(entity.rowKey).toBe(detection.id);

@@ -91,7 +91,12 @@ describe('loadSettings', () => {
 
   it('reports every problem at once and never echoes a secret', () => {
     try {
-      loadSettings({ AZURE_CLIENT_SECRET: 'sup3r-s3cret-value', GRAPH_MAX_RPS: 'x', TABLES_CONNECTION_STRING: 'AccountName=a;AccountKey=k3y-v4lue' , TABLES_ENDPOINT: 'https://x'});
+      loadSettings({
+        AZURE_CLIENT_SECRET: 'sup3r-s3cret-value',
+        GRAPH_MAX_RPS: 'x',
+        TABLES_CONNECTION_STRING: 'AccountName=a;AccountKey=k3y-v4lue',
+        TABLES_ENDPOINT: 'https://x',
+      });
       throw new Error('expected a ConfigurationError');
     } catch (error) {
       const message = (error as Error).message;
