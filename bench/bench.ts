@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import { generateRiskDetections, generateRiskyUsers, type EmulatorStats, type RiskDetection, type RiskyUser } from '../src/emulator';
+import { generateRiskDetections, generateRiskyUsers, type EmulatorStats, type RiskDetection, type RiskyUser } from '../tools/emulator';
 import { COLLECTIONS } from '../src/sync/collections';
 import type { RunSummary } from '../src/sync/engine';
 import { analyse, type Breakdown } from './analysis';

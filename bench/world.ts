@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ensureEmulatorCertificate, startGraphEmulator, type GraphEmulator } from '../src/emulator';
-import { startAzurite, type Azurite } from '../src/local/azurite';
+import { ensureEmulatorCertificate, startGraphEmulator, type GraphEmulator } from '../tools/emulator';
+import { startAzurite, type Azurite } from '../tools/azurite/azurite';
 import { parseChildResult, type ChildResult } from './childProtocol';
 
 export interface World {

@@ -17,8 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { Command, InvalidArgumentError } from 'commander';
-import { generateRiskDetections, startGraphEmulator, Prng } from '../src/emulator';
-import { startAzurite, type Azurite } from '../src/local/azurite';
+import { generateRiskDetections, startGraphEmulator, Prng } from '../tools/emulator';
+import { startAzurite, type Azurite } from '../tools/azurite/azurite';
 import { emptyAggregates } from '../src/store/aggregates';
 import { toEntity, type Entity } from '../src/store/entityMapping';
 import { EntityWriter } from '../src/store/entityWriter';

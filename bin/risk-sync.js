@@ -3,9 +3,12 @@
 const path = require('node:path');
 const { existsSync } = require('node:fs');
 
-const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+const dist = path.join(__dirname, '..', 'dist');
+const entry = path.join(dist, 'src', 'cli', 'main.js');
 if (!existsSync(entry)) {
   process.stderr.write('risk-sync is not built yet: run `npm run build` (or `npm start`) first\n');
   process.exit(2);
 }
-require(entry).main(process.argv);
+// The local host, the demo and the emulator (tools/) come with a clone, not with the deployment package.
+const local = path.join(dist, 'tools', 'cli.js');
+require(entry).main(process.argv, existsSync(local) ? require(local).addLocalCommands : undefined);

@@ -8,7 +8,7 @@ const path = require('node:path');
 
 async function main() {
   const root = path.join(__dirname, '..');
-  const { ensureEmulatorCertificate } = require(path.join(root, 'dist/src/emulator/certificate.js'));
+  const { ensureEmulatorCertificate } = require(path.join(root, 'dist/tools/emulator/certificate.js'));
   const { certPath } = await ensureEmulatorCertificate();
   const jest = require.resolve('jest/bin/jest');
   const result = spawnSync(process.execPath, [jest, ...process.argv.slice(2)], {

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { httpFunctions } from '../../src/api/routes';
-import { startLocalHost, type LocalHost } from '../../src/host/localHost';
+import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, type Harness } from '../support/harness';
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { generateRiskDetections, generateRiskyUsers } from '../../src/emulator';
+import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { httpFunctions } from '../../src/api/routes';
 import { KEY_PARTITION, KEY_ROW } from '../../src/api/continuation';
-import { startLocalHost, type LocalHost } from '../../src/host/localHost';
+import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, startHarness, type Harness } from '../support/harness';

@@ -1,5 +1,5 @@
-import { generateRiskDetections, generateRiskyUsers } from '../../src/emulator';
-import type { LocalHost } from '../../src/host/localHost';
+import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
+import type { LocalHost } from '../../tools/host/localHost';
 import { COLLECTION_NAMES, COLLECTIONS, type CollectionName } from '../../src/sync/collections';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, startHarness, type Harness } from '../support/harness';

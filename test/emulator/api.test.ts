@@ -1,5 +1,5 @@
 /** The Graph API surface of the emulator: auth, query options, paging, enum drift, errors, admin routes. */
-import { type GraphEmulator, type RiskDetection, generateRiskDetections, startGraphEmulator } from '../../src/emulator/index.js';
+import { type GraphEmulator, type RiskDetection, generateRiskDetections, startGraphEmulator } from '../../tools/emulator/index.js';
 import { PREFER_UNKNOWN, expectGraphError, filterPath, getAllPages, graphGet, ids, json, sleep } from './helpers.js';
 
 const DETECTIONS = '/v1.0/identityProtection/riskDetections';

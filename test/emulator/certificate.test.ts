@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureEmulatorCertificate } from '../../src/emulator/index.js';
+import { ensureEmulatorCertificate } from '../../tools/emulator/index.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import {
   generateRiskyUsers,
   startActivity,
   startGraphEmulator,
-} from '../../src/emulator/index.js';
+} from '../../tools/emulator/index.js';
 import { sleep } from './helpers.js';
 
 const FROM = new Date('2025-10-01T00:00:00Z');

@@ -1,4 +1,4 @@
-import type { GraphEmulator } from '../../src/emulator/index.js';
+import type { GraphEmulator } from '../../tools/emulator/index.js';
 
 if (!process.env.NODE_EXTRA_CA_CERTS) {
   throw new Error(

@@ -2,7 +2,7 @@
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { Client } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
-import { type GraphEmulator, generateRiskDetections, startGraphEmulator } from '../../src/emulator/index.js';
+import { type GraphEmulator, generateRiskDetections, startGraphEmulator } from '../../tools/emulator/index.js';
 import { graphGet, json } from './helpers.js';
 
 const SCOPE = 'https://graph.microsoft.com/.default';

@@ -1,5 +1,5 @@
 /** Throttling, injected faults, late visibility and shutdown. */
-import { type GraphEmulator, generateRiskDetections, startGraphEmulator } from '../../src/emulator/index.js';
+import { type GraphEmulator, generateRiskDetections, startGraphEmulator } from '../../tools/emulator/index.js';
 import { expectGraphError, getAllPages, graphGet, ids, sleep } from './helpers.js';
 
 const DETECTIONS = '/v1.0/identityProtection/riskDetections';

@@ -1,8 +1,8 @@
 /** The emulator's pure parts: $filter, timestamps, throttle arithmetic, faults, PRNG. */
-import { FilterError, type FilterOptions, Prng, normalizeDateTime, parseFilter } from '../../src/emulator/index.js';
-import { FaultController } from '../../src/emulator/faults.js';
-import { Throttle } from '../../src/emulator/throttle.js';
-import { formatTicks, ticksOf } from '../../src/emulator/timestamps.js';
+import { FilterError, type FilterOptions, Prng, normalizeDateTime, parseFilter } from '../../tools/emulator/index.js';
+import { FaultController } from '../../tools/emulator/faults.js';
+import { Throttle } from '../../tools/emulator/throttle.js';
+import { formatTicks, ticksOf } from '../../tools/emulator/timestamps.js';
 
 const detections: FilterOptions = { collection: 'riskDetections', version: 'v1.0' };
 

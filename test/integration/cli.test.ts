@@ -1,4 +1,4 @@
-import { generateRiskDetections, generateRiskyUsers } from '../../src/emulator';
+import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { startHarness, type Harness } from '../support/harness';
 
 /** The acceptance path, through the CLI as an operator runs it, with throttling and faults switched on. */

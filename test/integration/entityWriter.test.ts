@@ -3,7 +3,7 @@
  * pages reported stored in order, the latest version of an id kept, counts that match the table.
  */
 import { TableClient } from '@azure/data-tables';
-import { startAzurite, type Azurite } from '../../src/local/azurite';
+import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { count, emptyAggregates, merge, type Aggregates } from '../../src/store/aggregates';
 import { toEntity, type MappedRecord } from '../../src/store/entityMapping';
 import { EntityWriter } from '../../src/store/entityWriter';

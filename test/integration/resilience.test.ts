@@ -1,4 +1,4 @@
-import { generateRiskDetections, generateRiskyUsers } from '../../src/emulator';
+import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { CollectionStateStore } from '../../src/store/syncState';
 import { latestRuns } from '../../src/store/syncRuns';
 import { eventually, quietLogger, startHarness, type Harness } from '../support/harness';

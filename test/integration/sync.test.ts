@@ -1,4 +1,4 @@
-import { generateRiskDetections, generateRiskyUsers } from '../../src/emulator';
+import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { COLLECTION_NAMES } from '../../src/sync/collections';
 import { minusMinutes } from '../../src/sync/datetime';
 import { CollectionStateStore } from '../../src/store/syncState';

@@ -1,7 +1,7 @@
 import { buildFunctions } from '../../src/app/functions';
-import { startLocalHost } from '../../src/host/localHost';
+import { startLocalHost } from '../../tools/host/localHost';
 import { COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
-import { startStorageProxy, type StorageProxy } from '../../src/testing/storageProxy';
+import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';
 import { checkFinal, type RunRecordOfTest } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
 import { completion, quietLogger, sleep, TABLES, type CliResult, type World } from './world';

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
-import type { ProxiedRequest } from '../../src/testing/storageProxy';
+import type { ProxiedRequest } from '../../tools/storage-proxy/storageProxy';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
 import { completion, sleep, TABLES, type CliResult, type World } from './world';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { buildFunctions } from '../../src/app/functions';
-import { startLocalHost } from '../../src/host/localHost';
+import { startLocalHost } from '../../tools/host/localHost';
 import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
 import { normalizeDateTime } from '../../src/sync/datetime';
 import { parseCsv } from '../api/helpers';

@@ -1,4 +1,4 @@
-import { generateRiskDetections, generateRiskyUsers, Prng, type GraphEmulator, type RiskDetection, type RiskyUser } from '../../src/emulator';
+import { generateRiskDetections, generateRiskyUsers, Prng, type GraphEmulator, type RiskDetection, type RiskyUser } from '../../tools/emulator';
 import type { Mutation } from './schedule';
 
 /**

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { buildFunctions } from '../../src/app/functions';
-import { startLocalHost } from '../../src/host/localHost';
+import { startLocalHost } from '../../tools/host/localHost';
 import { checkFinal, type RunRecordOfTest } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
 import { quietLogger, startWorld, type World } from './world';

@@ -1,5 +1,5 @@
-import { Prng, type FaultSpec } from '../../src/emulator';
-import type { StorageFaultSpec } from '../../src/testing/storageProxy';
+import { Prng, type FaultSpec } from '../../tools/emulator';
+import type { StorageFaultSpec } from '../../tools/storage-proxy/storageProxy';
 
 /**
  * Seeded fault schedules for the reliability suite. A seed gives a world (how many records, Graph page size, lookback,

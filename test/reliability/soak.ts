@@ -10,7 +10,7 @@
  *  - R generated HTTP requests in all (spread over the seeds) against the data of the seed just synced.
  */
 import { spawnSync } from 'node:child_process';
-import { ensureEmulatorCertificate } from '../../src/emulator';
+import { ensureEmulatorCertificate } from '../../tools/emulator';
 import { runConcurrency } from './concurrencyRun';
 import { runCrashSeed } from './crashRun';
 import { runFaultSeed } from './faultRun';

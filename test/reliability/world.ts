@@ -3,15 +3,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { loadSettings, type Settings } from '../../src/config/settings';
-import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../src/emulator';
-import { startAzurite, type Azurite } from '../../src/local/azurite';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../tools/emulator';
+import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
 import { runPartitionKey } from '../../src/store/syncRuns';
 import { CollectionStateStore, type CollectionState } from '../../src/store/syncState';
 import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
 import type { Logger } from '../../src/sync/engine';
 import { createSyncService, type SyncService } from '../../src/sync/service';
-import { startStorageProxy, type StorageProxy } from '../../src/testing/storageProxy';
+import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';
 
 /**
  * The reliability suite's world, reused from seed to seed: one Azurite (in memory) behind the fault-injecting storage

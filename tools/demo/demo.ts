@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEMO_SETTINGS_FILE } from '../config/localSettings';
+import { DEMO_SETTINGS_FILE } from '../../src/config/localSettings';
 import {
   ensureEmulatorCertificate,
   generateRiskDetections,
@@ -10,7 +10,7 @@ import {
   startGraphEmulator,
   type GraphEmulator,
 } from '../emulator';
-import { startAzurite, type Azurite } from './azurite';
+import { startAzurite, type Azurite } from '../azurite/azurite';
 
 /**
  * `npm start` without real settings: Azurite and the Graph emulator on loopback, seeded with a realistic tenant that
@@ -115,7 +115,7 @@ export async function runStandaloneEmulator(options: {
         .map(([k, v]) => `export ${k}='${v}'`)
         .join('\n') +
       `\nexport TABLES_CONNECTION_STRING='<an Azurite connection string>'\n\n` +
-      `Switches: POST ${emulator.graphUrl}/_emulator/{throttling|faults|revoke|expire-skiptokens} (see src/emulator/README.md). Ctrl+C stops it.\n`,
+      `Switches: POST ${emulator.graphUrl}/_emulator/{throttling|faults|revoke|expire-skiptokens} (see tools/emulator/README.md). Ctrl+C stops it.\n`,
   );
   await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
   activity?.stop();

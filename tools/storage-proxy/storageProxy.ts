@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { AZURITE_ACCOUNT, AZURITE_KEY } from '../local/azurite';
+import { AZURITE_ACCOUNT, AZURITE_KEY } from '../azurite/azurite';
 import { Prng } from '../emulator/prng';
 
 /**

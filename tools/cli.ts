@@ -1,0 +1,88 @@
+/**
+ * The commands of `risk-sync` that run things on this machine rather than the product itself: the local Functions
+ * host (`serve`, `start` with real settings), the demo (`start` without) and the Graph emulator. bin/risk-sync.js adds
+ * them to the product's CLI when this folder is built (it is not part of the deployment package).
+ */
+import type { Command } from 'commander';
+import { buildFunctions } from '../src/app/functions';
+import { parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
+import { hasRealSettings } from '../src/config/localSettings';
+import type { Settings } from '../src/config/settings';
+import { createSyncService } from '../src/sync/service';
+import { startLocalHost } from './host/localHost';
+
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error('expected a positive number');
+  return n;
+}
+
+export function addLocalCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('the local Functions host: HTTP functions on /api/..., and with --timers the timers on their schedules')
+    .option('-p, --port <port>', 'port to listen on', parsePort, 7071)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--timers', 'run the timer functions on their schedules')
+    .option('--sync-now', 'run every timer function once at start')
+    .action(async (opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }) => {
+      const settings = settingsOrExit();
+      await serve(settings, opts);
+    });
+
+  program
+    .command('start')
+    .description('npm start: with real settings, the local host with timers and a first sync on port 7071; without, the demo')
+    .option('-p, --port <port>', 'port of the HTTP API', parsePort, 7071)
+    .action(async (opts: { port: number }) => {
+      if (hasRealSettings()) {
+        await serve(settingsOrExit(), { port: opts.port, host: '127.0.0.1', timers: true, syncNow: true });
+      } else {
+        const { runDemo } = loadDemo();
+        await runDemo({ port: opts.port });
+      }
+    });
+
+  program
+    .command('emulator')
+    .description('run the Graph emulator alone, seeded with demo data, and print the settings that point at it')
+    .option('-p, --port <port>', 'HTTPS port', parsePort, 0)
+    .option('--detections <n>', 'risk detections to seed', parsePositive, 2000)
+    .option('--users <n>', 'risky users to seed', parsePositive, 300)
+    .option('--seed <n>', 'random seed', parsePositive, 1)
+    .option('--no-throttling', 'answer every request (no 1 request/s budget)')
+    .option('--activity', 'keep the data changing like a live tenant')
+    .action(async (opts: { port: number; detections: number; users: number; seed: number; throttling: boolean; activity?: boolean }) => {
+      const { runStandaloneEmulator } = loadDemo();
+      await runStandaloneEmulator(opts);
+    });
+}
+
+/** The demo needs the emulator and Azurite (dev dependencies): loaded only when asked for. */
+function loadDemo(): typeof import('./demo/demo') {
+  return require('./demo/demo') as typeof import('./demo/demo');
+}
+
+export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }) {
+  const service = createSyncService(settings);
+  const functions = buildFunctions(settings, () => service);
+  const host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
+  process.stderr.write(`local Functions host on ${host.url}\n`);
+  for (const fn of functions) {
+    process.stderr.write(
+      fn.kind === 'http'
+        ? `  ${fn.name}: [${fn.methods.join(',')}] ${host.url}/api/${fn.route}\n`
+        : `  ${fn.name}: timer '${fn.schedule}'${opts.timers ? '' : ' (not running: add --timers)'}\n`,
+    );
+  }
+  const shutdown = async () => {
+    process.stderr.write('shutting down\n');
+    await host.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
+  if (opts.syncNow) {
+    await Promise.all(functions.filter((f) => f.kind === 'timer').map((f) => host.runTimer(f.name)));
+  }
+  return host;
+}
