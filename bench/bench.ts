@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { generateRiskDetections, generateRiskyUsers, type EmulatorStats, type RiskDetection, type RiskyUser } from '../tools/emulator';
-import { COLLECTIONS } from '../src/sync/collections';
+import { COLLECTIONS } from '../src/domain/collections';
 import type { RunSummary } from '../src/sync/engine';
 import { analyse, type Breakdown } from './analysis';
 import { ownCpuMs, processCpuMs } from './cpu';
@@ -373,7 +373,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function machine() {
-  let cpu = 'unknown';
+  let cpu: string;
   try {
     cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   } catch {

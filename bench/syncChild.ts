@@ -13,7 +13,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { Command } from 'commander';
 import { loadSettings } from '../src/config/settings';
 import { GraphReader } from '../src/graph/graphReader';
-import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../src/sync/collections';
+import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../src/domain/collections';
 import type { Logger, RunSummary } from '../src/sync/engine';
 import { createSyncService } from '../src/sync/service';
 import {

@@ -19,12 +19,12 @@ import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { Command, InvalidArgumentError } from 'commander';
 import { generateRiskDetections, startGraphEmulator, Prng } from '../tools/emulator';
 import { startAzurite, type Azurite } from '../tools/azurite/azurite';
-import { emptyAggregates } from '../src/store/aggregates';
+import { emptyAggregates } from '../src/domain/aggregates';
 import { toEntity, type Entity } from '../src/store/entityMapping';
 import { EntityWriter } from '../src/store/entityWriter';
 import { CollectionStateStore, type CollectionState } from '../src/store/syncState';
-import { COLLECTIONS } from '../src/sync/collections';
-import { fromDate } from '../src/sync/datetime';
+import { COLLECTIONS } from '../src/domain/collections';
+import { fromDate } from '../src/domain/datetime';
 import { ownCpuMs, processCpuMs } from './cpu';
 
 const PAGE = 500;

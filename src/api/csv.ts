@@ -1,6 +1,6 @@
 import { ReadableStream } from 'node:stream/web';
 import { stringify } from 'csv-stringify/sync';
-import type { CollectionDefinition } from '../sync/collections';
+import type { CollectionDefinition } from '../domain/collections';
 
 /**
  * CSV of a collection: RFC 4180 (comma, CRLF, fields with a comma, quote, CR or LF quoted, quotes doubled), UTF-8

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { COLLECTION_NAMES } from '../sync/collections';
+import { COLLECTION_NAMES } from '../domain/collections';
 import { collectionStatus } from '../sync/status';
 import type { SyncService } from '../sync/service';
 import { describeError, jsonResponse } from './errors';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { COLLECTION_NAMES } from '../sync/collections';
+import { COLLECTION_NAMES } from '../domain/collections';
 import { collectionStatus, type CollectionStatus } from '../sync/status';
 import type { SyncService } from '../sync/service';
 import { JSON_CONTENT_TYPE } from './errors';

@@ -1,6 +1,6 @@
 import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/functions';
 import type { Settings } from '../config/settings';
-import { COLLECTION_NAMES, type CollectionName } from '../sync/collections';
+import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
 import type { Logger } from '../sync/engine';
 import { sharedSyncService, type SyncService } from '../sync/service';
 import { httpFunctions } from '../api/routes';

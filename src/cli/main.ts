@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigurationError, loadSettings, type Settings } from '../config/settings';
 import { resolveSettingsSource } from '../config/localSettings';
-import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../sync/collections';
+import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../domain/collections';
 import type { Logger } from '../sync/engine';
 import { createSyncService } from '../sync/service';
 import { collectionStatus } from '../sync/status';

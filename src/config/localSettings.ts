@@ -19,7 +19,7 @@ function readValues(file: string): Record<string, string> {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const values = (parsed as { Values?: unknown }).Values;
   if (!values || typeof values !== 'object') throw new Error(`${file} has no "Values" object`);

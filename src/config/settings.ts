@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { GRAPH_CLOUDS, GRAPH_CLOUD_NAMES, type GraphCloud, type GraphCloudName } from './clouds';
-import { COLLECTIONS, type CollectionName } from '../sync/collections';
+import { COLLECTIONS, type CollectionName } from '../domain/collections';
 
 /**
  * The app settings this project reads. The names are a public contract: ops scripts, the Bicep template and

@@ -1,7 +1,7 @@
-import { countedValue } from './aggregates';
+import { countedValue } from '../domain/aggregates';
 import type { TableEntity } from '@azure/data-tables';
-import type { CollectionDefinition } from '../sync/collections';
-import { normalizeDateTime } from '../sync/datetime';
+import type { CollectionDefinition } from '../domain/collections';
+import { normalizeDateTime } from '../domain/datetime';
 import type { GraphRecord } from '../graph/graphReader';
 
 /**

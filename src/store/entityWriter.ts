@@ -1,8 +1,8 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { count, countedValue, emptyAggregates, type Aggregates } from './aggregates';
+import { count, countedValue, emptyAggregates, type Aggregates } from '../domain/aggregates';
 import type { MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
-import { normalizeDateTime } from '../sync/datetime';
+import { normalizeDateTime } from '../domain/datetime';
 
 export interface EntityWriterOptions {
   aggregateBy: readonly string[];

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { emptyAggregates, type Aggregates } from './aggregates';
+import { emptyAggregates, type Aggregates } from '../domain/aggregates';
 import { isStatus } from './tables';
 
 /**

@@ -1,7 +1,7 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { RestError, TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings';
-import { COLLECTION_NAMES, type CollectionName } from '../sync/collections';
+import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
 
 /** The table clients of one deployment: one table per collection, plus SyncState and SyncRuns. */
 export interface SyncTables {

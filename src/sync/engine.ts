@@ -3,14 +3,14 @@ import { odata, type TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings';
 import { GraphRequestError } from '../graph/errors';
 import type { GraphPage, GraphReader } from '../graph/graphReader';
-import { count, countedValue, emptyAggregates, merge, type Aggregates } from '../store/aggregates';
+import { count, countedValue, emptyAggregates, merge, type Aggregates } from '../domain/aggregates';
 import { toEntity, type MappedRecord } from '../store/entityMapping';
 import { EntityWriter } from '../store/entityWriter';
 import { markInterrupted, runRowKey, writeRun, type RunRecord } from '../store/syncRuns';
 import { CollectionStateStore, type CollectionState, type PassCheckpoint } from '../store/syncState';
 import { ensureTables, type SyncTables } from '../store/tables';
-import { COLLECTIONS, type CollectionDefinition, type CollectionName } from './collections';
-import { fromDate, maxDateTime, minDateTime, minusMinutes, normalizeDateTime } from './datetime';
+import { COLLECTIONS, type CollectionDefinition, type CollectionName } from '../domain/collections';
+import { fromDate, maxDateTime, minDateTime, minusMinutes, normalizeDateTime } from '../domain/datetime';
 
 /**
  * The sync engine: one pass of one collection, the same for every declared collection.

@@ -1,7 +1,7 @@
 import { loadSettings, type Settings } from '../config/settings';
 import { createGraphReader } from '../graph/graphReader';
 import { createTableClients, type SyncTables } from '../store/tables';
-import { COLLECTION_NAMES, type CollectionName } from './collections';
+import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
 import { syncCollection, type Logger, type RunOptions, type RunSummary } from './engine';
 
 /** What the timers, the CLI and the HTTP API share in one process: settings, table clients, the Graph pacer. */

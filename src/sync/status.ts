@@ -1,5 +1,5 @@
 import { CollectionStateStore } from '../store/syncState';
-import { COLLECTIONS, type CollectionName } from './collections';
+import { COLLECTIONS, type CollectionName } from '../domain/collections';
 import type { SyncService } from './service';
 
 /** What the CLI `status`, the snapshot API and the health check tell about one collection. */

@@ -3,7 +3,7 @@ import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator
 import { httpFunctions } from '../../src/api/routes';
 import { KEY_PARTITION, KEY_ROW } from '../../src/api/continuation';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
-import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
+import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, startHarness, type Harness } from '../support/harness';
 import { apiUrl, dumpTables, getJson, listAll, parseCsv, sortIds, startApi, type ListBody } from './helpers';

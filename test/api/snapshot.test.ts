@@ -1,6 +1,6 @@
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import type { LocalHost } from '../../tools/host/localHost';
-import { COLLECTION_NAMES, COLLECTIONS, type CollectionName } from '../../src/sync/collections';
+import { COLLECTION_NAMES, COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, startHarness, type Harness } from '../support/harness';
 import { apiUrl, getJson, startApi } from './helpers';

@@ -4,7 +4,7 @@ import { comparisons, parseListQuery, tableFilter } from '../../src/api/list';
 import { etagOf, matchesIfNoneMatch } from '../../src/api/snapshot';
 import { httpFunctions } from '../../src/api/routes';
 import { loadSettings } from '../../src/config/settings';
-import { COLLECTIONS } from '../../src/sync/collections';
+import { COLLECTIONS } from '../../src/domain/collections';
 
 /** The API's pure parts: negotiation, CSV cells, ETag matching, query parsing and the Table filter text. */
 const TENANT = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';

@@ -4,11 +4,11 @@
  */
 import { TableClient } from '@azure/data-tables';
 import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
-import { count, emptyAggregates, merge, type Aggregates } from '../../src/store/aggregates';
+import { count, emptyAggregates, merge, type Aggregates } from '../../src/domain/aggregates';
 import { toEntity, type MappedRecord } from '../../src/store/entityMapping';
 import { EntityWriter } from '../../src/store/entityWriter';
 import { recount } from '../../src/sync/engine';
-import { COLLECTIONS } from '../../src/sync/collections';
+import { COLLECTIONS } from '../../src/domain/collections';
 
 const TENANT = 'b3c1f2a0-0000-4000-8000-000000000001';
 const detections = COLLECTIONS.riskDetections;

@@ -1,6 +1,6 @@
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
-import { COLLECTION_NAMES } from '../../src/sync/collections';
-import { minusMinutes } from '../../src/sync/datetime';
+import { COLLECTION_NAMES } from '../../src/domain/collections';
+import { minusMinutes } from '../../src/domain/datetime';
 import { CollectionStateStore } from '../../src/store/syncState';
 import { latestRuns } from '../../src/store/syncRuns';
 import { startHarness, quietLogger, type Harness } from '../support/harness';

@@ -1,6 +1,6 @@
 import { buildFunctions } from '../../src/app/functions';
 import { startLocalHost } from '../../tools/host/localHost';
-import { COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
+import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
 import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';
 import { checkFinal, type RunRecordOfTest } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';

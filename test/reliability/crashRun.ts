@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
+import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { ProxiedRequest } from '../../tools/storage-proxy/storageProxy';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
@@ -56,7 +56,7 @@ export async function runCrashSeed(world: World, seed: number, kills: number, mo
 
   const collect = (name: string, outcome: CliResult) => {
     result.runs += COLLECTION_NAMES.length;
-    let summaries: { collection: CollectionName; runId: string; outcome: string; error?: string }[] = [];
+    let summaries: { collection: CollectionName; runId: string; outcome: string; error?: string }[];
     try {
       summaries = JSON.parse(outcome.stdout);
     } catch {

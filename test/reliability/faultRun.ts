@@ -1,4 +1,4 @@
-import { COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
+import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { Logger, RunSummary } from '../../src/sync/engine';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';

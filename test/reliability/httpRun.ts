@@ -4,8 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { buildFunctions } from '../../src/app/functions';
 import { startLocalHost } from '../../tools/host/localHost';
-import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
-import { normalizeDateTime } from '../../src/sync/datetime';
+import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
+import { normalizeDateTime } from '../../src/domain/datetime';
 import { parseCsv } from '../api/helpers';
 import { ALL_TABLES, quietLogger, type World } from './world';
 

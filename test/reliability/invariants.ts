@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { MISSING_AGGREGATE } from '../../src/store/aggregates';
-import { COLLECTIONS, COLLECTION_NAMES, type CollectionName } from '../../src/sync/collections';
-import { minusMinutes, normalizeDateTime } from '../../src/sync/datetime';
+import { MISSING_AGGREGATE } from '../../src/domain/aggregates';
+import { COLLECTIONS, COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
+import { minusMinutes, normalizeDateTime } from '../../src/domain/datetime';
 import type { World } from './world';
 
 /**

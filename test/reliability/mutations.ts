@@ -158,6 +158,7 @@ export function oddDetection(rng: Prng, users: readonly RiskyUser[], clock: Cloc
   if (rng.chance(0.3)) record.riskEventType = `newEventType${rng.int(1, 9)}`;
   if (rng.chance(0.2)) record.detectedDateTime = null;
   if (rng.chance(0.2)) record.location = null;
+  // eslint-disable-next-line no-dupe-else-if -- two independent draws
   else if (rng.chance(0.2))
     record.location = {
       city: 'Zürich',

@@ -8,7 +8,7 @@ import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
 import { runPartitionKey } from '../../src/store/syncRuns';
 import { CollectionStateStore, type CollectionState } from '../../src/store/syncState';
-import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
+import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/sync/engine';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';

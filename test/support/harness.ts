@@ -5,7 +5,7 @@ import { loadSettings, type Settings } from '../../src/config/settings';
 import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../tools/emulator';
 import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
-import { COLLECTIONS, type CollectionName } from '../../src/sync/collections';
+import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/sync/engine';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 

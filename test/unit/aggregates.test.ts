@@ -1,4 +1,4 @@
-import { count, emptyAggregates, merge } from '../../src/store/aggregates';
+import { count, emptyAggregates, merge } from '../../src/domain/aggregates';
 
 describe('aggregates', () => {
   it('counts rows and values, and moves a row between values without changing the total', () => {

@@ -1,4 +1,4 @@
-import { COLLECTIONS } from '../../src/sync/collections';
+import { COLLECTIONS } from '../../src/domain/collections';
 import { fromEntity, idOfRowKey, MAX_PROPERTIES, MAX_STRING_UNITS, OVERFLOW_COLUMN, rowKeyOf, toEntity } from '../../src/store/entityMapping';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
