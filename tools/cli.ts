@@ -3,6 +3,7 @@
  * host (`serve`, `start` with real settings), the demo (`start` without) and the Graph emulator. bin/risk-sync.js adds
  * them to the product's CLI when this folder is built (it is not part of the deployment package).
  */
+import { fixedServices } from '../src/app/services';
 import type { Command } from 'commander';
 import { buildFunctions } from '../src/app/functions';
 import { parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
@@ -65,7 +66,7 @@ function loadDemo(): typeof import('./demo/demo') {
 
 export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }) {
   const service = createSyncService(settings);
-  const functions = buildFunctions(settings, () => service);
+  const functions = buildFunctions(settings, fixedServices(service));
   const host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
   process.stderr.write(`local Functions host on ${host.url}\n`);
   for (const fn of functions) {

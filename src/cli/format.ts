@@ -1,5 +1,5 @@
-import type { Progress, RunSummary } from '../sync/engine';
-import type { CollectionStatus } from '../sync/status';
+import type { Progress, RunSummary } from '../domain/runs';
+import type { CollectionStatus } from '../store/readModel';
 
 const number = new Intl.NumberFormat('en-US');
 
@@ -8,12 +8,12 @@ export function formatSummary(summaries: RunSummary[]): string {
     const seconds = (s.durationMs ?? 0) / 1000;
     const parts = [
       `${s.collection}: ${s.outcome}`,
-      `${number.format(s.records)} records in ${number.format(s.pages)} pages`,
+      `${number.format(s.read)} read in ${number.format(s.pages)} pages (${number.format(s.new)} new, ${number.format(s.updated)} updated, ${number.format(s.unchanged)} unchanged)`,
       `${seconds.toFixed(1)} s`,
       `${number.format(s.requests)} requests, ${s.retries} retries, ${s.throttles} throttled`,
     ];
     if (s.adjusted) parts.push(`${s.adjusted} stored with adjustments`);
-    if (s.invalid) parts.push(`${s.invalid} invalid records skipped`);
+    if (s.quarantined) parts.push(`${s.quarantined} records quarantined`);
     if (s.restarts) parts.push(`${s.restarts} pass restarts`);
     parts.push(`watermark ${s.watermarkBefore ?? '(none)'} -> ${s.watermarkAfter ?? '(none)'}`);
     return `${parts.join(', ')}${s.error ? `\n  ${s.outcome === 'skipped' ? 'note' : 'error'}: ${s.error}` : ''}`;
@@ -28,7 +28,7 @@ export function formatStatus(statuses: CollectionStatus[]): string {
         `${s.collection} (table ${s.table}, schedule '${s.schedule}')${s.stale ? '  STALE' : ''}`,
         `  watermark:        ${s.watermark ?? '(none yet)'}`,
         `  last success:     ${s.lastSuccessfulSyncAt ?? '(never)'}`,
-        `  last run:         ${s.lastRun ? `${s.lastRun.outcome} at ${s.lastRun.finishedAt}, ${number.format(s.lastRun.records)} records` : '(none)'}`,
+        `  last run:         ${s.lastRun ? `${s.lastRun.outcome} at ${s.lastRun.finishedAt}, ${number.format(s.lastRun.read)} read` : '(none)'}`,
       ];
       if (s.lastRun?.error) lines.push(`  last error:       ${s.lastRun.error}`);
       if (s.passInProgress) lines.push(`  pass in progress: since ${s.passInProgress.startedAt}, ${s.passInProgress.pages} pages stored`);
@@ -65,7 +65,7 @@ export class ProgressLine {
     const text = [...this.last.values()]
       .map(
         (p) =>
-          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.records)} records, ${number.format(Math.round(p.records / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
+          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.read)} read, ${number.format(Math.round(p.read / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
       )
       .join(' | ');
     if (this.stream.isTTY) {

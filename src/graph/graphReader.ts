@@ -10,13 +10,20 @@ import {
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
 import { GraphAuthenticationError, GraphRequestError, GraphTransportError } from './errors';
-import { pacerFor, type Pacer } from './pacer';
+import type { Pacer } from './pacer';
+import { firstPageUrl, type PageQuery } from './query';
+import { formatTicks, ticksOfDate } from '../domain/datetime';
 
 export type GraphRecord = Record<string, unknown>;
 
 export interface GraphPage {
   records: GraphRecord[];
   nextLink?: string;
+  /**
+   * Graph's own time just before it read the page (its Date header, less the request's round trip and a second for
+   * the header's whole seconds), normalized; absent when the answer had no Date.
+   */
+  graphTime?: string;
 }
 
 export interface GraphReaderStats {
@@ -121,12 +128,9 @@ export class GraphReader {
     this.customHosts = GRAPH_HOSTS.has(root.hostname) ? undefined : new Set([root.hostname]);
   }
 
-  /** The absolute URL of a collection path with query options (already encoded by the caller where needed). */
-  url(path: string, query: Record<string, string>): string {
-    const search = Object.entries(query)
-      .map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%24/g, '$')}`)
-      .join('&');
-    return `${this.origin}/v1.0${path}${search ? `?${search}` : ''}`;
+  /** The absolute URL of the first page of a query (see ./query.ts). */
+  url(path: string, query: PageQuery): string {
+    return firstPageUrl(this.origin, path, query);
   }
 
   async getPage(url: string): Promise<GraphPage> {
@@ -142,8 +146,9 @@ export class GraphReader {
     return pRetry(
       async () => {
         this.stats.requests++;
+        const sentAt = Date.now();
         const { status, headers, text } = await this.send(url);
-        if (status === 200) return parsePage(text, url);
+        if (status === 200) return { ...parsePage(text, url), ...graphTimeOf(headers, Date.now() - sentAt) };
         const error = toGraphError(status, headers, text, url);
         if (status === 401 && !refreshedToken) {
           refreshedToken = true;
@@ -252,6 +257,11 @@ function toGraphError(status: number, headers: Headers, text: string, url: strin
   });
 }
 
+function graphTimeOf(headers: Headers, roundTripMs: number): { graphTime?: string } {
+  const date = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(date) ? {} : { graphTime: formatTicks(ticksOfDate(date - roundTripMs - 1000)) };
+}
+
 function parseRetryAfter(value: string | null): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
@@ -260,19 +270,29 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** A reader for the configured tenant, cloud and credential; the pacer is shared by the whole process. */
-export function createGraphReader(settings: Settings, extra: Pick<GraphReaderOptions, 'signal' | 'onRetry'> = {}): GraphReader {
+export interface ReaderContext {
+  pacer: Pacer;
+  credentialFactory?: () => TokenCredential;
+  signal?: AbortSignal;
+  onRetry?: GraphReaderOptions['onRetry'];
+}
+
+/** A reader of one tenant for the configured cloud, with the pacer of the budget it draws on. */
+export function createGraphReader(settings: Settings, tenantId: string, context: ReaderContext): GraphReader {
   return new GraphReader({
     graphRoot: settings.graphRoot,
     scope: settings.cloud.scope,
-    pacer: pacerFor(settings.tenantId, settings.graphMaxRps),
-    credentialFactory: () =>
-      new DefaultAzureCredential({
-        tenantId: settings.tenantId,
-        authorityHost: settings.cloud.authorityHost,
-        ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
-      }),
+    pacer: context.pacer,
+    credentialFactory:
+      context.credentialFactory ??
+      (() =>
+        new DefaultAzureCredential({
+          tenantId,
+          authorityHost: settings.cloud.authorityHost,
+          ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
+        })),
     retry: settings.graphRetry,
-    ...extra,
+    signal: context.signal,
+    onRetry: context.onRetry,
   });
 }

@@ -8,8 +8,10 @@ export interface EntityWriterOptions {
   aggregateBy: readonly string[];
   /** Transactions in flight at once (default 4). */
   parallelism?: number;
-  /** After each committed transaction: how the collection's counts changed. */
-  onCommitted?: (delta: Aggregates) => void;
+  /** After each committed transaction: how the collection's counts changed, and how many rows were new or replaced. */
+  onCommitted?: (delta: Aggregates, rows: { created: number; replaced: number }) => void;
+  /** Awaited before each transaction is sent; a rejection stops the writer (a run that lost its lease). */
+  beforeWrite?: () => Promise<void>;
   /** When every row of pages 0..page is stored; called once per page, in page order. */
   onStored?: (page: number) => void;
   /**
@@ -51,6 +53,12 @@ export class EntityWriter {
   transactions = 0;
   /** A transaction failed: rows may be stored without being counted. */
   uncertain = false;
+  /** Rows stored for the first time. */
+  created = 0;
+  /** Rows replaced by another version of their record. */
+  replaced = 0;
+  /** Records that were stored as they are already (nothing written). */
+  unchanged = 0;
 
   private readonly parallelism: number;
   private failure: unknown;
@@ -164,8 +172,10 @@ export class EntityWriter {
     for (const row of batch) this.busy.add(row.key);
     void this.write(batch.map((row) => row.record))
       .then(
-        (delta) => {
-          this.options.onCommitted?.(delta);
+        ({ delta, created, replaced }) => {
+          this.created += created;
+          this.replaced += replaced;
+          this.options.onCommitted?.(delta, { created, replaced });
           for (const row of batch) this.unstored.set(row.page, this.unstored.get(row.page)! - 1);
           this.advance();
         },
@@ -216,13 +226,14 @@ export class EntityWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private async write(batch: MappedRecord[]): Promise<Aggregates> {
+  private async write(batch: MappedRecord[]): Promise<{ delta: Aggregates; created: number; replaced: number }> {
     const delta = emptyAggregates();
+    await this.options.beforeWrite?.();
     this.transactions++;
     try {
       await this.client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
       for (const r of batch) count(delta, r.aggregates, 1);
-      return delta;
+      return { delta, created: batch.length, replaced: 0 };
     } catch (error) {
       if (!isStatus(error, 409)) throw error;
     }
@@ -232,14 +243,19 @@ export class EntityWriter {
     batch.forEach((r, i) => {
       if (previous[i]?.syncedAt === syncedAtOf(r)) previous[i] = undefined;
     });
+    await this.options.beforeWrite?.();
     this.transactions++;
     await this.client.submitTransaction(batch.map((r): TransactionAction => ['upsert', r.entity, 'Replace']));
+    let replaced = 0;
     batch.forEach((r, i) => {
       const old = previous[i];
-      if (old) count(delta, old.counted, -1, false);
+      if (old) {
+        count(delta, old.counted, -1, false);
+        replaced++;
+      }
       count(delta, r.aggregates, 1, !old);
     });
-    return delta;
+    return { delta, created: batch.length - replaced, replaced };
   }
 }
 

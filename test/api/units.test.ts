@@ -2,7 +2,7 @@ import { HttpRequest } from '@azure/functions';
 import { cellText, csvColumns, csvLines, wantsCsv } from '../../src/api/csv';
 import { comparisons, parseListQuery, tableFilter } from '../../src/api/list';
 import { etagOf, matchesIfNoneMatch } from '../../src/api/snapshot';
-import { httpFunctions } from '../../src/api/routes';
+import { httpFunctions } from '../../src/app/functions';
 import { loadSettings } from '../../src/config/settings';
 import { COLLECTIONS } from '../../src/domain/collections';
 
@@ -12,16 +12,25 @@ const request = (query: string) => new HttpRequest({ method: 'GET', url: `http:/
 
 describe('httpFunctions', () => {
   it('declares snapshot, snapshotCollection and health with the configured auth level', () => {
-    const settings = loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', HTTP_AUTH_LEVEL: 'anonymous' });
-    const fns = httpFunctions(settings, () => {
-      throw new Error('not used');
+    const settings = loadSettings({
+      AZURE_TENANT_ID: TENANT,
+      TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      HTTP_AUTH_LEVEL: 'admin',
+      HTTP_HEALTH_AUTH_LEVEL: 'anonymous',
     });
+    const unused = () => {
+      throw new Error('not used');
+    };
+    const fns = httpFunctions(settings, { sync: unused, readModel: unused });
     expect(fns.map((f) => [f.name, f.route, f.methods, f.authLevel])).toEqual([
-      ['snapshot', 'snapshot', ['GET', 'HEAD'], 'anonymous'],
-      ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'anonymous'],
+      ['snapshot', 'snapshot', ['GET', 'HEAD'], 'admin'],
+      ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
-    const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }));
+    const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }), {
+      sync: unused,
+      readModel: unused,
+    });
     expect(byDefault.every((f) => f.authLevel === 'function' && f.kind === 'http')).toBe(true);
   });
 });

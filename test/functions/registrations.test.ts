@@ -54,25 +54,28 @@ function load(env: Record<string, string>): Registration[] {
 }
 
 describe('Functions registrations (built entry point)', () => {
-  it('registers one timer per collection and the HTTP API, with the defaults', () => {
+  it('registers ONE timer for every collection (one process, one pacer) and the HTTP API, with the defaults', () => {
     const registered = load(ENV);
     const summary = registered.map(({ handler, ...rest }) => {
       expect(typeof handler).toBe('function');
       return rest;
     });
     expect(summary).toEqual([
-      { kind: 'timer', name: 'syncRiskDetections', schedule: '0 */10 * * * *', runOnStartup: false, useMonitor: true },
-      { kind: 'timer', name: 'syncRiskyUsers', schedule: '0 5,35 * * * *', runOnStartup: false, useMonitor: true },
+      { kind: 'timer', name: 'sync', schedule: '0 * * * * *', runOnStartup: false, useMonitor: true },
       { kind: 'http', name: 'snapshot', route: 'snapshot', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'snapshotCollection', route: 'snapshot/{collection}', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'health', route: 'health', methods: ['GET', 'HEAD'], authLevel: 'function' },
     ]);
   });
 
-  it('takes schedules and the auth level from the settings', () => {
-    const registered = load({ ...ENV, SYNC_SCHEDULE_RISKY_USERS: '0 0 * * * *', HTTP_AUTH_LEVEL: 'admin' });
-    expect(registered.find((r) => r.name === 'syncRiskyUsers')!.schedule).toBe('0 0 * * * *');
-    expect(registered.filter((r) => r.kind === 'http').every((r) => r.authLevel === 'admin')).toBe(true);
+  it('takes the timer schedule and the auth levels from the settings', () => {
+    const registered = load({ ...ENV, SYNC_TIMER_SCHEDULE: '0 */5 * * * *', HTTP_AUTH_LEVEL: 'admin', HTTP_HEALTH_AUTH_LEVEL: 'anonymous' });
+    expect(registered.find((r) => r.name === 'sync')!.schedule).toBe('0 */5 * * * *');
+    expect(registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel])).toEqual([
+      ['snapshot', 'admin'],
+      ['snapshotCollection', 'admin'],
+      ['health', 'anonymous'],
+    ]);
   });
 
   it('refuses to start with a bad setting, naming it', () => {

@@ -7,7 +7,7 @@ import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { count, emptyAggregates, merge, type Aggregates } from '../../src/domain/aggregates';
 import { toEntity, type MappedRecord } from '../../src/store/entityMapping';
 import { EntityWriter } from '../../src/store/entityWriter';
-import { recount } from '../../src/sync/engine';
+import { recount } from '../../src/store/partitions';
 import { COLLECTIONS } from '../../src/domain/collections';
 
 const TENANT = 'b3c1f2a0-0000-4000-8000-000000000001';

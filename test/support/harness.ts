@@ -6,7 +6,7 @@ import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } fro
 import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
-import type { Logger } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 
 /**
@@ -107,7 +107,7 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
       return sortById(rows);
     },
     expected: (collection) =>
-      sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+      sortById(emulator.list(collection as 'riskDetections', { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
     table,
     close: async () => {
       for (const child of children) child.kill('SIGKILL');

@@ -18,6 +18,7 @@ import { startAzurite, type Azurite } from '../azurite/azurite';
  * child process (as in Azure, the sync runs in its own process) with its timers on fast schedules and the HTTP API.
  */
 const DEMO_SCHEDULES = {
+  SYNC_TIMER_SCHEDULE: '*/5 * * * * *',
   SYNC_SCHEDULE_RISK_DETECTIONS: '*/30 * * * * *',
   SYNC_SCHEDULE_RISKY_USERS: '15 * * * * *',
 };

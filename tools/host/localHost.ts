@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
 import type { FunctionDefinition, HttpFunction, TimerFunction } from '../../src/app/functions';
-import type { Logger } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
 
 /**
  * A local stand-in for the Azure Functions host (Core Tools can not be installed here): serves the app's HTTP
