@@ -93,7 +93,7 @@ const mapPage = (page: Record_[]) => page.map((r) => toEntity(collection, r, TEN
 
 async function perPage(ctx: Ctx): Promise<Outcome> {
   const start = performance.now();
-  const writer = new EntityWriter(ctx.data, { aggregateBy: collection.aggregateBy, parallelism: IN_FLIGHT });
+  const writer = new EntityWriter(ctx.data, { collection, parallelism: IN_FLIGHT });
   let saves = 0;
   for (let p = 0; p < ctx.pages.length; p++) {
     await writer.add(mapPage(ctx.pages[p]!));
@@ -110,7 +110,7 @@ async function engine(ctx: Ctx, checkpoints: boolean): Promise<Outcome> {
   const start = performance.now();
   let saves = 0;
   const writer = new EntityWriter(ctx.data, {
-    aggregateBy: collection.aggregateBy,
+    collection,
     parallelism: IN_FLIGHT,
     onStored: (p) => {
       if (!checkpoints || p === ctx.pages.length - 1) return;

@@ -106,6 +106,11 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
   { name: 'TABLE_SYNC_STATE', default: 'SyncState', description: 'Table of watermarks, checkpoints, leases and aggregates' },
   { name: 'TABLE_SYNC_RUNS', default: 'SyncRuns', description: 'Table with one row per run' },
   {
+    name: 'TABLE_QUARANTINE',
+    default: 'SyncQuarantine',
+    description: 'Table of the records that could not be stored (raw JSON, reason), tried again on every run',
+  },
+  {
     name: 'SNAPSHOT_STALE_AFTER_RUNS',
     default: '3',
     description: 'A collection is stale when its last success is older than this many schedule intervals',
@@ -153,6 +158,7 @@ export interface Settings {
   unlicensedRetryHours: number;
   stateTable: string;
   runsTable: string;
+  quarantineTable: string;
   staleAfterRuns: number;
   httpAuthLevel: 'function' | 'admin' | 'anonymous';
   healthAuthLevel: 'function' | 'anonymous';
@@ -326,6 +332,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   const checkpointSeconds = read('SYNC_CHECKPOINT_SECONDS', number({ min: 0, max: 600, unit: 'seconds' }));
   const stateTable = read('TABLE_SYNC_STATE', tableName);
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
+  const quarantineTable = read('TABLE_QUARANTINE', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
   const healthAuthLevel = read('HTTP_HEALTH_AUTH_LEVEL', z.enum(['function', 'anonymous'], { error: 'must be function or anonymous' }));
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
@@ -353,6 +360,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   }
   if (stateTable) tableNames.set('TABLE_SYNC_STATE', stateTable);
   if (runsTable) tableNames.set('TABLE_SYNC_RUNS', runsTable);
+  if (quarantineTable) tableNames.set('TABLE_QUARANTINE', quarantineTable);
   const seen = new Map<string, string>();
   for (const [setting, table] of tableNames) {
     const other = seen.get(table.toLowerCase());
@@ -388,6 +396,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     unlicensedRetryHours: unlicensedRetryHours!,
     stateTable: stateTable!,
     runsTable: runsTable!,
+    quarantineTable: quarantineTable!,
     staleAfterRuns: staleAfterRuns!,
     httpAuthLevel: httpAuthLevel!,
     healthAuthLevel: healthAuthLevel!,

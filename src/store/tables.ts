@@ -9,6 +9,7 @@ export interface SyncTables {
   changes: Record<string, TableClient>;
   state: TableClient;
   runs: TableClient;
+  quarantine: TableClient;
 }
 
 export function createTableClients(settings: Settings, credential?: TokenCredential): SyncTables {
@@ -31,12 +32,14 @@ export function createTableClients(settings: Settings, credential?: TokenCredent
     collections[name] = client(c.table);
     if (c.changesTable) changes[name] = client(c.changesTable);
   }
-  return { collections, changes, state: client(settings.stateTable), runs: client(settings.runsTable) };
+  return { collections, changes, state: client(settings.stateTable), runs: client(settings.runsTable), quarantine: client(settings.quarantineTable) };
 }
 
 /** Creates the tables that do not exist yet (the sync owns its tables; creating an existing one is harmless). */
 export async function ensureTables(tables: SyncTables): Promise<void> {
-  await Promise.all([...Object.values(tables.collections), ...Object.values(tables.changes), tables.state, tables.runs].map(ensureTable));
+  await Promise.all(
+    [...Object.values(tables.collections), ...Object.values(tables.changes), tables.state, tables.runs, tables.quarantine].map(ensureTable),
+  );
 }
 
 const ensured = new WeakSet<TableClient>();

@@ -3,7 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { merge } from '../domain/aggregates';
 import type { Clock } from '../domain/clock';
 import type { CollectionDefinition } from '../domain/collection';
-import { fromDate } from '../domain/datetime';
+import { fromDate, normalizeDateTime } from '../domain/datetime';
 import type { Logger } from '../domain/logger';
 import type { PassPlan } from '../domain/pass';
 import type { Progress, RunOutcome, RunSummary } from '../domain/runs';
@@ -11,7 +11,8 @@ import type { Settings } from '../config/settings';
 import { GraphRequestError } from '../graph/errors';
 import type { GraphPage, GraphReader } from '../graph/graphReader';
 import { accessProblem, isRefusedNextLink } from '../graph/query';
-import { EntityWriter } from '../store/entityWriter';
+import { EntityWriter, type EntityWriterOptions } from '../store/entityWriter';
+import { Quarantine } from '../store/quarantine';
 import { drift, hasRowsOfTenant, recount } from '../store/partitions';
 import { CollectionStateStore, type CollectionState } from '../store/syncState';
 import { ensureTables, type SyncTables } from '../store/tables';
@@ -96,10 +97,24 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
   let plan!: PassPlan;
   let lastCheckpointAt = clock.now();
   let pagesThisRun = 0;
-  const writer = new EntityWriter(table, {
-    aggregateBy: collection.aggregateBy,
+  const quarantine = new Quarantine(tables.quarantine, tenantId, name);
+  const isoNow = () => new Date(clock.now()).toISOString();
+  /** Quarantined records of this collection: each leaves quarantine once a version of it is stored. */
+  let quarantinedKeys = new Set<string>();
+  const released: Promise<void>[] = [];
+  const common: Omit<EntityWriterOptions, 'insertFirst'> = {
+    collection,
     parallelism: WRITE_PARALLELISM,
     beforeWrite: () => store.ensureHeld(),
+    changes: tables.changes[name] && { table: tables.changes[name]!, tenantId, runId },
+    quarantine: (record, reason) => quarantine.put(record.raw, reason, runId, isoNow()),
+    onRowsStored: (keys) => {
+      for (const key of keys) if (quarantinedKeys.delete(key)) released.push(quarantine.remove(key));
+    },
+    now: isoNow,
+  };
+  const writer = new EntityWriter(table, {
+    ...common,
     onCommitted: (delta, rows) => {
       merge(state.aggregates, delta);
       plan.found += rows.created + rows.replaced;
@@ -142,6 +157,11 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
     let followingLink = resumedLink;
     let restartsThisRun = 0;
     let previousPageFull = false;
+    // A backfill writes plain inserts first; one resumed may have stored rows whose `created` change row a kill lost.
+    writer.configure({
+      insertFirst: plan.kind === 'backfill',
+      repairSince: resumable?.kind === 'backfill' ? normalizeDateTime(resumable.startedAt) : undefined,
+    });
     summary.sweep = plan.kind === 'sweep';
     summary.filterFrom = plan.from;
     // The first page is requested now, while the run registers itself (reading writes nothing).
@@ -160,6 +180,14 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
     // nobody marks (the next run marks the run the state names, creating its row if need be).
     await store.save(state);
     await run.write();
+    quarantinedKeys = await retryQuarantined(
+      quarantine,
+      collection,
+      tenantId,
+      (onRowsStored) => new EntityWriter(table, { ...common, insertFirst: false, onRowsStored }),
+      fromDate(clock.now()),
+      log,
+    );
     if (resumable) log.info(`${name}: resuming the ${plan.kind} pass started ${plan.startedAt} after ${plan.pages} pages`);
 
     while (pending) {
@@ -194,7 +222,8 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
       const mapped = mapPage(collection, page.records, tenantId, fromDate(syncedAtMs));
       for (const bad of mapped.unmappable) {
         summary.quarantined++;
-        log.error(`${name}: a record can not be stored: ${bad.reason}: ${JSON.stringify(bad.record)?.slice(0, 500)}`);
+        log.error(`${name}: a record can not be stored and goes to quarantine: ${bad.reason}: ${JSON.stringify(bad.record)?.slice(0, 300)}`);
+        await quarantine.put(bad.record, bad.reason, runId, isoNow());
       }
       for (const a of mapped.adjusted) log.warn(`${name}: record ${a.rowKey} stored with adjustments: ${a.adjustments.join('; ')}`);
       summary.adjusted += mapped.adjusted.length;
@@ -264,10 +293,13 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
     }
     if (writer.uncertain) state.recountNeeded = true;
   } finally {
+    await Promise.allSettled(released);
+    state.quarantined = await quarantine.count().catch(() => state.quarantined);
     Object.assign(summary, {
       new: writer.created,
       updated: writer.replaced,
       unchanged: writer.unchanged,
+      quarantined: summary.quarantined + writer.quarantined,
       transactions: writer.transactions,
       requests: reader.stats.requests,
       retries: reader.stats.retries,
@@ -330,6 +362,39 @@ function newPass(
     now,
     runId,
   });
+}
+
+/**
+ * Tries the quarantined records of the collection again (a newer version of the product may store them now); those
+ * stored leave quarantine. Returns the keys still there, so that a version Graph serves again releases them too.
+ */
+async function retryQuarantined(
+  quarantine: Quarantine,
+  collection: CollectionDefinition,
+  tenantId: string,
+  writerFor: (onRowsStored: (keys: string[]) => void) => EntityWriter,
+  syncedAt: string,
+  log: Logger,
+): Promise<Set<string>> {
+  const entries = await quarantine.list();
+  const left = new Set(entries.map((e) => e.rowKey));
+  const page = mapPage(
+    collection,
+    entries.filter((e) => e.raw !== undefined).map((e) => e.raw),
+    tenantId,
+    syncedAt,
+  );
+  if (page.rows.length === 0) return left;
+  const stored: string[] = [];
+  const writer = writerFor((keys) => stored.push(...keys));
+  await writer.add(page.rows);
+  await writer.flush();
+  for (const key of stored) {
+    if (!left.delete(key)) continue;
+    await quarantine.remove(key);
+  }
+  if (stored.length > 0) log.info(`${collection.name}: ${stored.length} quarantined records are stored now`);
+  return left;
 }
 
 /** The pass is read to its end: what a sweep found, the shape of the tenant's data. */

@@ -22,13 +22,18 @@ const NOW = Date.parse('2026-03-01T00:00:00Z');
 describe('applyLag', () => {
   it('never moves the lower bound after the watermark, and keeps the sub-second digits', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 * 365 * 24 }), fc.integer({ min: 0, max: 9999999 }), fc.integer({ min: 0, max: 7 * 24 * 60 }), (h, frac, lag) => {
-        const w = `${at(h).slice(0, 20)}${String(frac).padStart(7, '0')}Z`;
-        const from = applyLag(w, lag);
-        expect(from <= w).toBe(true);
-        expect(from).toBe(minusMinutes(w, lag));
-        expect(from.slice(20)).toBe(w.slice(20));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10 * 365 * 24 }),
+        fc.integer({ min: 0, max: 9999999 }),
+        fc.integer({ min: 0, max: 7 * 24 * 60 }),
+        (h, frac, lag) => {
+          const w = `${at(h).slice(0, 20)}${String(frac).padStart(7, '0')}Z`;
+          const from = applyLag(w, lag);
+          expect(from <= w).toBe(true);
+          expect(from).toBe(minusMinutes(w, lag));
+          expect(from.slice(20)).toBe(w.slice(20));
+        },
+      ),
     );
   });
 });
@@ -80,7 +85,14 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
   const cap = formatTicks(T0 + 1000n * HOUR);
   const records = cursors.map((c) => formatTicks(T0 + c));
   let watermark: string | undefined;
-  let plan: PassPlan = startPass({ kind: 'backfill', lookbackMinutes: 30, sweepLookbackHours: 72, pageSize: options.pageSize, now: NOW, runId: 'run0' });
+  let plan: PassPlan = startPass({
+    kind: 'backfill',
+    lookbackMinutes: 30,
+    sweepLookbackHours: 72,
+    pageSize: options.pageSize,
+    now: NOW,
+    runId: 'run0',
+  });
   const read = new Set<number>();
   let runs = 0;
   let windows = 0;
@@ -91,7 +103,9 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
     let pages = 0;
     let done = false;
     while (pages < options.perRun) {
-      const matching = records.map((c, i) => [c, i] as const).filter(([c]) => (!plan.window.from || c >= plan.window.from) && (!plan.window.to || c < plan.window.to));
+      const matching = records
+        .map((c, i) => [c, i] as const)
+        .filter(([c]) => (!plan.window.from || c >= plan.window.from) && (!plan.window.to || c < plan.window.to));
       const start = plan.windowPages * plan.pageSize;
       const page = matching.slice(start, start + plan.pageSize);
       pages++;
@@ -154,7 +168,10 @@ describe('a pass in cursor windows', () => {
   });
 
   it('splits a window that did not fit in a run in two, keeping everything below', () => {
-    const plan = { ...startPass({ kind: 'backfill', lookbackMinutes: 30, sweepLookbackHours: 72, pageSize: 500, now: NOW, runId: 'a' }), cap: at(100) };
+    const plan = {
+      ...startPass({ kind: 'backfill', lookbackMinutes: 30, sweepLookbackHours: 72, pageSize: 500, now: NOW, runId: 'a' }),
+      cap: at(100),
+    };
     const split = restartWindow({ ...plan, windowPages: 3 }, 'expired-across-runs', 'b');
     expect(split.window.from).toBeUndefined(); // still open below: nothing is excluded
     expect(split.window.to! < at(100)).toBe(true);
@@ -165,7 +182,15 @@ describe('a pass in cursor windows', () => {
   });
 
   it('confirms a suspected phantom next link with another page size', () => {
-    const plan = startPass({ kind: 'incremental', watermark: at(10), lookbackMinutes: 30, sweepLookbackHours: 72, pageSize: 500, now: NOW, runId: 'a' });
+    const plan = startPass({
+      kind: 'incremental',
+      watermark: at(10),
+      lookbackMinutes: 30,
+      sweepLookbackHours: 72,
+      pageSize: 500,
+      now: NOW,
+      runId: 'a',
+    });
     const again = restartWindow({ ...plan, windowPages: 2, nextLink: 'x' }, 'phantom-suspect', 'a');
     expect(again.pageSize).toBe(499);
     expect(again.window).toEqual(plan.window);

@@ -24,7 +24,12 @@ describe('loadSettings', () => {
     expect(s.lookbackMinutes).toBe(30);
     expect(s.initialDays).toBeUndefined();
     expect(s.timeBudgetSeconds).toBe(540);
-    expect(s.collections.riskDetections).toEqual({ schedule: '0 */10 * * * *', scheduleIntervalMs: 600_000, table: 'RiskDetections', changesTable: 'RiskDetectionChanges' });
+    expect(s.collections.riskDetections).toEqual({
+      schedule: '0 */10 * * * *',
+      scheduleIntervalMs: 600_000,
+      table: 'RiskDetections',
+      changesTable: 'RiskDetectionChanges',
+    });
     expect(s.collections.riskyUsers.table).toBe('RiskyUsers');
     expect(s.collections.riskyUsers.scheduleIntervalMs).toBe(30 * 60_000);
     expect(s.stateTable).toBe('SyncState');
