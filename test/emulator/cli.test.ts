@@ -81,4 +81,14 @@ describe('risk-sync emulator', () => {
     }
     await expect(startEmulator(['--licence', 'E5'])).rejects.toThrow(/--licence.*E5.*choices/s);
   });
+
+  it('starts the activity with late offline detections and late re-scoring, and refuses a probability over 1', async () => {
+    const running = await startEmulator(['--late-offline', '0.5', '--rescore', '0.25']);
+    try {
+      expect(running.stdout).toContain('Activity every 10000 ms: late offline detections 0.5, late re-scoring 0.25 per round.');
+    } finally {
+      await stop(running);
+    }
+    await expect(startEmulator(['--late-offline', '2'])).rejects.toThrow(/expected a probability from 0 to 1/);
+  });
 });

@@ -144,15 +144,17 @@ export async function runStandaloneEmulator(options: StandaloneEmulatorOptions) 
     historyOnlyCurrent: options.historyOnlyCurrent === true,
   });
   const late = options.lateOffline !== undefined || options.rescore !== undefined;
-  const activity =
-    options.activity || late
-      ? startActivity(emulator, {
-          seed: options.seed,
-          intervalMs: 10_000,
-          lateOfflineProbability: options.lateOffline ?? 0,
-          rescoreProbability: options.rescore ?? 0,
-        })
-      : undefined;
+  const activityOptions: ActivityOptions = {
+    seed: options.seed,
+    intervalMs: 10_000,
+    lateOfflineProbability: options.lateOffline ?? 0,
+    rescoreProbability: options.rescore ?? 0,
+  };
+  const activity = options.activity || late ? startActivity(emulator, activityOptions) : undefined;
+  const activityLine = activity
+    ? `Activity every ${activityOptions.intervalMs} ms: late offline detections ${activityOptions.lateOfflineProbability}, ` +
+      `late re-scoring ${activityOptions.rescoreProbability} per round.\n`
+    : '';
   const switches = Object.entries(emulator.settings)
     .filter(([name]) => ['licence', 'permissions', 'phantomNextLink', 'historyOnlyCurrent'].includes(name))
     .map(([name, value]) => `${name}=${Array.isArray(value) ? value.join(',') || '(none)' : String(value)}`)
@@ -164,6 +166,7 @@ export async function runStandaloneEmulator(options: StandaloneEmulatorOptions) 
         .map(([k, v]) => `export ${k}='${v}'`)
         .join('\n') +
       `\nexport TABLES_CONNECTION_STRING='<an Azurite connection string>'\n\n` +
+      activityLine +
       `Switches: POST ${emulator.graphUrl}/_emulator/{settings|throttling|faults|revoke|expire-skiptokens|late-offline} (see tools/emulator/README.md). Ctrl+C stops it.\n`,
   );
   await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
