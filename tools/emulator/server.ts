@@ -357,7 +357,7 @@ class Emulator implements GraphEmulator {
       this.recorder.mutable.accepted++;
     }
 
-    // Answered by the service like any other request: they consume the budget (see README, "Licences").
+    // Answered by the service like any other request: they consume the budget (README, "Do 403s consume the budget?").
     if (!permitted(route.schema, this.current.permissions)) {
       this.recorder.mutable.forbidden++;
       return fail(403, FORBIDDEN_CODE, FORBIDDEN_MESSAGE);
