@@ -13,6 +13,8 @@ export interface SettingInfo {
   default?: string;
   required?: boolean;
   secret?: boolean;
+  /** false: never set by the deployment (a secret, or a switch for local runs and tests); infra/app-settings.json leaves it out. */
+  deployed?: false;
   description: string;
 }
 
@@ -35,13 +37,14 @@ export const SETTINGS: readonly SettingInfo[] = [
     name: 'AZURE_CLIENT_ID',
     description: 'Client id of a user-assigned managed identity, or of the app registration used with a secret or certificate',
   },
-  { name: 'AZURE_CLIENT_SECRET', secret: true, description: 'App registration secret (prefer a managed identity or a certificate)' },
-  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', description: 'PEM file with the app registration certificate and key' },
+  { name: 'AZURE_CLIENT_SECRET', secret: true, deployed: false, description: 'App registration secret (prefer a managed identity or a certificate)' },
+  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', deployed: false, description: 'PEM file with the app registration certificate and key' },
   { name: 'GRAPH_CLOUD', default: 'global', description: `National cloud: ${GRAPH_CLOUD_NAMES.join(', ')}` },
-  { name: 'GRAPH_ENDPOINT', description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
+  { name: 'GRAPH_ENDPOINT', deployed: false, description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
   {
     name: 'TABLES_CONNECTION_STRING',
     secret: true,
+    deployed: false,
     description: 'Table Storage connection string (Azurite, local runs); set this or TABLES_ENDPOINT',
   },
   {
@@ -73,6 +76,14 @@ export const SETTINGS: readonly SettingInfo[] = [
     description: 'A collection is stale when its last success is older than this many schedule intervals',
   },
   { name: 'HTTP_AUTH_LEVEL', default: 'function', description: 'Auth level of the HTTP functions: function, admin or anonymous' },
+  { name: 'HTTP_HEALTH_AUTH_LEVEL', default: 'function', description: 'Auth level of /api/health: function, or anonymous for an uptime monitor' },
+  {
+    name: 'SYNC_TIMER_SCHEDULE',
+    default: '0 * * * * *',
+    description: 'NCRONTAB schedule (6 fields, UTC) of the one timer that runs each collection when it is due',
+  },
+  { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
+  { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
 
 export interface CollectionSettings {
