@@ -5,9 +5,12 @@
 //   1. npm ci                        full install (TypeScript and the other build tools are dev dependencies)
 //   2. npm run build -- --outDir X   a clean compile into the staging folder, so no stale .js from a deleted
 //                                    source file is ever deployed
-//   3. keep dist/functions (package.json "main": dist/functions/*.js) and dist/src; drop dist/test, dist/bench
+//   3. keep dist/functions (package.json "main": dist/functions/*.js) and dist/src, the product; drop
+//      dist/tools (emulator, local host, demo, Azurite launcher, storage proxy), dist/test and dist/bench, and
+//      fail if what is kept names the Azurite development account (a sign of test or local-only code)
 //   4. host.json, a package.json with the runtime dependencies only (no scripts, no devDependencies)
-//   5. npm install --omit=dev        production node_modules, versions from package-lock.json
+//   5. npm install --omit=dev        production node_modules, versions from package-lock.json (from the npm
+//                                    cache when it has them)
 //   6. load every dist/functions/*.js once: a module that cannot be resolved (a dev dependency or a file
 //      outside src/ and functions/ imported at run time) fails the packaging here instead of in Azure
 //
@@ -15,7 +18,8 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -57,6 +61,13 @@ const keep = new Set([functionsDir.split('/')[0], 'src']);
 for (const entry of readdirSync(distDir)) {
   if (!keep.has(entry)) rmSync(join(distDir, entry), { recursive: true, force: true });
 }
+// The product only: nothing kept may carry the Azurite development account (tools/azurite, test helpers).
+const walkFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFiles(join(dir, e.name)) : [join(dir, e.name)]));
+const localOnly = walkFiles(distDir).filter((file) => /devstoreaccount1/.test(readFileSync(file, 'utf8')));
+if (localOnly.length > 0) {
+  fail(`the package would contain local-only code (the Azurite development account) in: ${localOnly.map((f) => relative(stage, f)).join(', ')}`);
+}
 const entryDir = join(distDir, functionsDir);
 const entries = existsSync(entryDir) ? readdirSync(entryDir).filter((f) => f.endsWith('.js')) : [];
 if (entries.length === 0) fail(`no function entry points: nothing matches ${mainGlob} after the build (are there functions/*.ts files?)`);
@@ -74,7 +85,7 @@ const runtimePkg = {
 };
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify(runtimePkg, null, 2)}\n`);
 if (existsSync(join(root, 'package-lock.json'))) cpSync(join(root, 'package-lock.json'), join(stage, 'package-lock.json'));
-npm(stage, ['install', '--omit=dev', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund']);
+npm(stage, ['install', '--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund']);
 
 writeFileSync(
   join(stage, '.funcignore'),
@@ -83,16 +94,30 @@ writeFileSync(
     'local.settings.json\n',
 );
 
-// Every module a function file imports must resolve inside the package. The probe runs on a copy outside
-// the repository (Node would otherwise find the root node_modules, dev dependencies included, by walking up)
-// and gets placeholder values for the required settings so that the file loads completely; any other
-// start-up error is only reported.
-const probeRoot = mkdtempSync(join(tmpdir(), 'risk-sync-package-probe-'));
-cpSync(stage, probeRoot, { recursive: true });
+// Every module a function file imports must resolve inside the package. The probe loads each function file in
+// place with a hook that records where require() resolved every module: a module the package lacks either cannot
+// be found or is found by walking up into the repository's node_modules (dev dependencies included), outside the
+// package; both fail the packaging. Placeholder values for the required settings let the file load completely;
+// any other start-up error is only reported. (Static imports inside ESM-only packages are resolved by Node's ESM
+// loader, which the hook does not see; a missing one still fails to load.)
+const probeDir = mkdtempSync(join(tmpdir(), 'risk-sync-package-probe-'));
+const probeHook = join(probeDir, 'record-resolutions.cjs');
+const probeOut = join(probeDir, 'resolved.json');
+writeFileSync(
+  probeHook,
+  `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+const seen = new Set();
+Module._resolveFilename = function (request, ...rest) { const file = resolve.call(this, request, ...rest); seen.add(file); return file; };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(probeOut)}, JSON.stringify([...seen])));
+`,
+);
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 let unresolved = 0;
 for (const file of entries) {
-  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(probeRoot, 'dist', functionsDir, file))})`], {
-    cwd: probeRoot,
+  rmSync(probeOut, { force: true });
+  const probe = spawnSync(process.execPath, ['-r', probeHook, '-e', `require(${JSON.stringify(join(entryDir, file))})`], {
+    cwd: stage,
     encoding: 'utf8',
     timeout: 60_000,
     env: {
@@ -104,17 +129,20 @@ for (const file of entries) {
   });
   const output = `${probe.stdout ?? ''}${probe.stderr ?? ''}`;
   const missing = output.match(/Cannot find (?:module|package) '([^']+)'/);
-  if (missing) {
+  const resolved = existsSync(probeOut) ? JSON.parse(readFileSync(probeOut, 'utf8')) : [];
+  const outside = resolved.filter((path) => !builtins.has(path) && !path.startsWith(stage + sep));
+  if (missing || outside.length > 0) {
     unresolved++;
-    console.error(
-      `stage-function-package: ${functionsDir}/${file} imports '${missing[1]}', which is not in the package (a devDependency, or a file outside src/ and ${functionsDir}/?)`,
-    );
+    const shown = outside.slice(0, 3).map((p) => relative(root, p));
+    const more = outside.length > 3 ? ` and ${outside.length - 3} more` : '';
+    const what = missing ? `'${missing[1]}', which is not in the package` : `${shown.join(', ')}${more} from outside the package`;
+    console.error(`stage-function-package: ${functionsDir}/${file} imports ${what} (a devDependency, or a file outside src/ and ${functionsDir}/?)`);
   } else if (probe.status !== 0) {
     const lastLines = output.trim().split('\n').slice(-3).join(' | ');
     console.warn(`stage-function-package: note: loading ${functionsDir}/${file} outside Azure exited ${probe.status}: ${lastLines}`);
   }
 }
-rmSync(probeRoot, { recursive: true, force: true });
+rmSync(probeDir, { recursive: true, force: true });
 if (unresolved > 0) fail(`${unresolved} function file(s) import modules the deployment package does not contain`);
 
 let bytes = 0;
