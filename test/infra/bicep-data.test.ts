@@ -71,7 +71,7 @@ describe('the CanNotDelete lock', () => {
   test('the uninstall section says how to lift the lock before azd down, and the README uninstall line says so too', () => {
     const uninstall = section('Uninstall');
     const lift = uninstall.indexOf('az lock delete');
-    const down = uninstall.indexOf('azd down');
+    const down = uninstall.indexOf('azd down --purge');
     expect(lift).toBeGreaterThan(0);
     expect(down).toBeGreaterThan(lift);
     expect(uninstall).toContain('risk-sync-data-cannot-delete');

@@ -41,6 +41,14 @@ describe('the hosting plan parameter', () => {
   });
 });
 
+describe('Azure Government', () => {
+  test('Microsoft.Web resources use an API version Azure Government offers (2024-04-01; 2024-11-01 is refused there)', () => {
+    const web = [...functionApp.resources()].filter(([, type]) => type.startsWith('Microsoft.Web/'));
+    expect(web.length).toBeGreaterThanOrEqual(5);
+    for (const [name, type] of web) expect({ name, version: type.split('@')[1] }).toEqual({ name, version: '2024-04-01' });
+  });
+});
+
 describe('the plan', () => {
   test('one plan resource whose kind, sku and properties come from the shape of the chosen plan', () => {
     const body = functionApp.block('resource', 'plan').body;
