@@ -18,7 +18,6 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,27 +94,31 @@ writeFileSync(
 );
 
 // Every module a function file imports must resolve inside the package. The probe loads each function file in
-// place with a hook that records where require() resolved every module: a module the package lacks either cannot
-// be found or is found by walking up into the repository's node_modules (dev dependencies included), outside the
-// package; both fail the packaging. Placeholder values for the required settings let the file load completely;
-// any other start-up error is only reported. (Static imports inside ESM-only packages are resolved by Node's ESM
-// loader, which the hook does not see; a missing one still fails to load.)
+// place, with a hook that confines require() to the package as Azure will: a module found only by walking up into
+// the repository's node_modules (dev dependencies included) is refused as not found. A module the package lacks
+// then fails the load, unless the code that wants it treats it as optional (a require in a try block, as the
+// `debug` package does for `supports-color`), which is what happens in Azure too. Placeholder values for the
+// required settings let the file load completely; any other start-up error is only reported. (Static imports
+// inside ESM-only packages are resolved by Node's ESM loader, which the hook does not see; a missing one still
+// fails to load.)
 const probeDir = mkdtempSync(join(tmpdir(), 'risk-sync-package-probe-'));
-const probeHook = join(probeDir, 'record-resolutions.cjs');
-const probeOut = join(probeDir, 'resolved.json');
+const probeHook = join(probeDir, 'confine-to-package.cjs');
 writeFileSync(
   probeHook,
   `const Module = require('node:module');
+const root = ${JSON.stringify(stage + sep)};
 const resolve = Module._resolveFilename;
-const seen = new Set();
-Module._resolveFilename = function (request, ...rest) { const file = resolve.call(this, request, ...rest); seen.add(file); return file; };
-process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(probeOut)}, JSON.stringify([...seen])));
+Module._resolveFilename = function (request, ...rest) {
+  const file = resolve.call(this, request, ...rest);
+  if (Module.isBuiltin(file) || file.startsWith(root)) return file;
+  const error = new Error("Cannot find module '" + request + "' (found only outside the package, at " + file + ")");
+  error.code = 'MODULE_NOT_FOUND';
+  throw error;
+};
 `,
 );
-const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 let unresolved = 0;
 for (const file of entries) {
-  rmSync(probeOut, { force: true });
   const probe = spawnSync(process.execPath, ['-r', probeHook, '-e', `require(${JSON.stringify(join(entryDir, file))})`], {
     cwd: stage,
     encoding: 'utf8',
@@ -129,14 +132,11 @@ for (const file of entries) {
   });
   const output = `${probe.stdout ?? ''}${probe.stderr ?? ''}`;
   const missing = output.match(/Cannot find (?:module|package) '([^']+)'/);
-  const resolved = existsSync(probeOut) ? JSON.parse(readFileSync(probeOut, 'utf8')) : [];
-  const outside = resolved.filter((path) => !builtins.has(path) && !path.startsWith(stage + sep));
-  if (missing || outside.length > 0) {
+  if (missing) {
     unresolved++;
-    const shown = outside.slice(0, 3).map((p) => relative(root, p));
-    const more = outside.length > 3 ? ` and ${outside.length - 3} more` : '';
-    const what = missing ? `'${missing[1]}', which is not in the package` : `${shown.join(', ')}${more} from outside the package`;
-    console.error(`stage-function-package: ${functionsDir}/${file} imports ${what} (a devDependency, or a file outside src/ and ${functionsDir}/?)`);
+    console.error(
+      `stage-function-package: ${functionsDir}/${file} imports '${missing[1]}', which is not in the package (a devDependency, or a file outside src/ and ${functionsDir}/?)`,
+    );
   } else if (probe.status !== 0) {
     const lastLines = output.trim().split('\n').slice(-3).join(' | ');
     console.warn(`stage-function-package: note: loading ${functionsDir}/${file} outside Azure exited ${probe.status}: ${lastLines}`);

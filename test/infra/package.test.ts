@@ -6,7 +6,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../tools/azurite/azurite';
@@ -97,19 +96,27 @@ describe('the deployment package', () => {
   });
 
   test('every module the entry point loads resolves inside the package', () => {
-    // Loaded in place: a module the package lacks would be found by walking up into the repository's node_modules,
-    // so a resolution outside the package is what gives it away.
+    // Loaded in place with require() confined to the package, as in Azure: a module found only by walking up into
+    // the repository's node_modules is refused as not found. The load must still succeed (optional requires in a
+    // try block, such as debug's supports-color, may be refused) and every direct dependency must come from inside.
     const probe = mkdtempSync(join(tmpdir(), 'risk-sync-package-test-'));
     try {
-      const hook = join(probe, 'record-resolutions.cjs');
+      const hook = join(probe, 'confine-to-package.cjs');
       const out = join(probe, 'resolved.json');
       writeFileSync(
         hook,
-        `const Module = require('node:module'); const fs = require('node:fs'); const seen = new Set();
+        `const Module = require('node:module'); const fs = require('node:fs');
+const root = ${JSON.stringify(stageDir + sep)}; const resolved = new Set(); const refused = new Set();
 const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) { const file = resolve.call(this, request, ...rest); seen.add(file); return file; };
-process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify([...seen])));\n`,
+Module._resolveFilename = function (request, ...rest) {
+  const file = resolve.call(this, request, ...rest);
+  if (Module.isBuiltin(file) || file.startsWith(root)) { resolved.add(file); return file; }
+  refused.add(request);
+  const error = new Error("Cannot find module '" + request + "'"); error.code = 'MODULE_NOT_FOUND'; throw error;
+};
+process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify({ resolved: [...resolved], refused: [...refused] })));\n`,
       );
+      const dependencies = Object.keys((JSON.parse(readRepoFile('package.json')) as { dependencies: Record<string, string> }).dependencies);
       const entries = readdirSync(join(stageDir, 'dist', 'functions')).filter((f) => f.endsWith('.js'));
       expect(entries.length).toBeGreaterThan(0);
       for (const entry of entries) {
@@ -129,10 +136,13 @@ process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, JSON.stringify
           status: 0,
           stderr: expect.not.stringMatching(/Cannot find (module|package)/),
         });
-        const resolved = JSON.parse(readFileSync(out, 'utf8')) as string[];
-        const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-        const outside = resolved.filter((file) => !builtins.has(file) && !file.startsWith(stageDir + sep));
-        expect({ entry, outside }).toEqual({ entry, outside: [] });
+        const { resolved, refused } = JSON.parse(readFileSync(out, 'utf8')) as { resolved: string[]; refused: string[] };
+        const refusedDependencies = refused.filter((request) => dependencies.some((d) => request === d || request.startsWith(`${d}/`)));
+        expect({ entry, refusedDependencies, local: refused.filter((r) => r.startsWith('.')) }).toEqual({
+          entry,
+          refusedDependencies: [],
+          local: [],
+        });
         expect(resolved.some((file) => file.includes(`${sep}dist${sep}src${sep}`))).toBe(true);
         expect(resolved.some((file) => file.includes(`${sep}node_modules${sep}@azure${sep}functions${sep}`))).toBe(true);
       }
