@@ -13,6 +13,8 @@ export interface SettingInfo {
   default?: string;
   required?: boolean;
   secret?: boolean;
+  /** false: never set by the deployment (a secret, or a switch for local runs and tests); infra/app-settings.json leaves it out. */
+  deployed?: false;
   description: string;
 }
 
@@ -53,13 +55,14 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     name: 'AZURE_CLIENT_ID',
     description: 'Client id of a user-assigned managed identity, or of the app registration used with a secret or certificate',
   },
-  { name: 'AZURE_CLIENT_SECRET', secret: true, description: 'App registration secret (prefer a managed identity or a certificate)' },
-  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', description: 'PEM file with the app registration certificate and key' },
+  { name: 'AZURE_CLIENT_SECRET', secret: true, deployed: false, description: 'App registration secret (prefer a managed identity or a certificate)' },
+  { name: 'AZURE_CLIENT_CERTIFICATE_PATH', deployed: false, description: 'PEM file with the app registration certificate and key' },
   { name: 'GRAPH_CLOUD', default: 'global', description: `National cloud: ${GRAPH_CLOUD_NAMES.join(', ')}` },
-  { name: 'GRAPH_ENDPOINT', description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
+  { name: 'GRAPH_ENDPOINT', deployed: false, description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
   {
     name: 'TABLES_CONNECTION_STRING',
     secret: true,
+    deployed: false,
     description: 'Table Storage connection string (Azurite, local runs); set this or TABLES_ENDPOINT',
   },
   {
@@ -117,6 +120,8 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
   },
   { name: 'HTTP_AUTH_LEVEL', default: 'function', description: 'Auth level of the HTTP functions: function, admin or anonymous' },
   { name: 'HTTP_HEALTH_AUTH_LEVEL', default: 'function', description: 'Auth level of /api/health alone: function, or anonymous for uptime monitors' },
+  { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
+  { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
 
 /** Where in the list the collections' settings go (before the shared tables). */
@@ -163,6 +168,9 @@ export interface Settings {
   httpAuthLevel: 'function' | 'admin' | 'anonymous';
   healthAuthLevel: 'function' | 'anonymous';
   timerSchedule: string;
+  /** The Storage queue of run requests (POST /api/runs), and the queue service (Azure; locally the connection string's). */
+  runsQueue: string;
+  queueEndpoint?: string;
 }
 
 export interface SettingProblem {
@@ -336,6 +344,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
   const healthAuthLevel = read('HTTP_HEALTH_AUTH_LEVEL', z.enum(['function', 'anonymous'], { error: 'must be function or anonymous' }));
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
+  const runsQueue = read(
+    'RUNS_QUEUE',
+    z.string().refine((v) => /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(v), {
+      message: 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
+    }),
+  );
+  const queueEndpoint = read(
+    'QUEUE_ENDPOINT',
+    z.url({ protocol: /^https?$/, error: 'must be the queue service URL, e.g. https://<account>.queue.core.windows.net' }),
+  );
   const httpAuthLevel = read('HTTP_AUTH_LEVEL', z.enum(['function', 'admin', 'anonymous'], { error: 'must be function, admin or anonymous' }));
 
   const sweepHours = read('SYNC_SWEEP_HOURS', number({ min: 0, max: 24 * 365, unit: 'hours' }));
@@ -401,5 +419,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     httpAuthLevel: httpAuthLevel!,
     healthAuthLevel: healthAuthLevel!,
     timerSchedule: timerSchedule!.schedule,
+    runsQueue: runsQueue!,
+    queueEndpoint,
   };
 }
