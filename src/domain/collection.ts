@@ -10,7 +10,8 @@ export type ColumnType =
   | 'boolean'
   | 'double'
   | 'json' // a Graph property that is already a JSON string (additionalInfo): kept as that string
-  | 'location'; // flattened to locationCity, locationState, locationCountryOrRegion, locationLatitude, locationLongitude
+  | 'location' // flattened to locationCity, locationState, locationCountryOrRegion, locationLatitude, locationLongitude
+  | 'activity'; // a history item's activity, flattened to activityDetail and activityRiskEventTypes (comma-separated)
 
 /**
  * PartitionKey = `<tenantId>`, `<tenantId>_<yyyy-MM of an immutable datetime property>` or `<tenantId>_<a property>`
@@ -45,8 +46,8 @@ export interface CollectionDefinition {
   /** The last-updated property the watermark moves on. */
   cursor: string;
   read: ReadStyle;
-  /** `$top` of each request (Graph's maximum for these resources is 500). */
-  pageSize: number;
+  /** `$top` of each request (Graph's maximum for these resources is 500); absent: Graph's default page size. */
+  pageSize?: number;
   /** The Graph application permission a read needs (least privilege). */
   permission: string;
   /** The licence the tenant needs for it, as Entra names it. */
@@ -97,7 +98,8 @@ export function catalogOf(collections: readonly CollectionDefinition[]): Catalog
     if (!NAME.test(c.name)) throw problem(c, 'the name must be a camelCase word of letters and digits (it is a route segment and a row key)');
     if (byName.has(c.name)) throw problem(c, 'declared twice');
     if (!SUFFIX.test(c.settingSuffix)) throw problem(c, 'settingSuffix must be UPPER_SNAKE_CASE');
-    if (!Number.isInteger(c.pageSize) || c.pageSize < 2 || c.pageSize > 1000) throw problem(c, 'pageSize must be a whole number from 2 to 1000');
+    if (c.pageSize !== undefined && (!Number.isInteger(c.pageSize) || c.pageSize < 2 || c.pageSize > 1000))
+      throw problem(c, 'pageSize must be a whole number from 2 to 1000');
     if (!c.path.startsWith('/')) throw problem(c, "path must start with '/'");
     if (c.parent && !c.path.includes('{parentId}')) throw problem(c, "a child collection's path must contain {parentId}");
     if (!c.parent && !c.defaultSchedule) throw problem(c, 'a top-level collection needs a defaultSchedule');

@@ -11,7 +11,6 @@ export { catalogOf } from './collection';
 /** Identity Protection and Conditional Access share one budget: 1 request per second per tenant, for all apps. */
 export const IDENTITY_PROTECTION = 'identityProtection';
 
-
 const riskDetections: CollectionDefinition = {
   name: 'riskDetections',
   path: '/identityProtection/riskDetections',
@@ -96,8 +95,48 @@ const riskyUsers: CollectionDefinition = {
   defaultSchedule: '0 5,35 * * * *',
 };
 
+/**
+ * A risky user's history (`riskyUsers/{id}/history`): read for every user whose `riskLastUpdatedDateTime` moved in a
+ * pass of riskyUsers (all of them on the first sync and each sweep), whole (Graph documents no filter on it). One
+ * partition per user, so a user's history is one range read.
+ */
+const riskyUserHistory: CollectionDefinition = {
+  name: 'riskyUserHistory',
+  path: '/identityProtection/riskyUsers/{parentId}/history',
+  key: 'id',
+  cursor: 'riskLastUpdatedDateTime',
+  read: 'full',
+  permission: 'IdentityRiskyUser.Read.All',
+  licence: 'Microsoft Entra ID P2',
+  rateBudget: IDENTITY_PROTECTION,
+  partition: { by: 'property', property: 'userId' },
+  columns: {
+    userId: 'string',
+    initiatedBy: 'string',
+    activity: 'activity',
+    riskLastUpdatedDateTime: 'datetime',
+    riskLevel: 'string',
+    riskState: 'string',
+    riskDetail: 'string',
+    isDeleted: 'boolean',
+    isProcessing: 'boolean',
+    userDisplayName: 'string',
+    userPrincipalName: 'string',
+  },
+  enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE, riskDetail: RISK_DETAIL },
+  aggregateBy: [],
+  tracked: [],
+  apiFilters: [
+    { name: 'riskLevel', kind: 'enum' },
+    { name: 'riskState', kind: 'enum' },
+  ],
+  parent: { collection: 'riskyUsers' },
+  settingSuffix: 'RISKY_USER_HISTORY',
+  defaultTable: 'RiskyUserHistory',
+};
+
 /** The collections of a deployment unless told otherwise. */
-export const DEFAULT_CATALOG: Catalog = catalogOf([riskDetections, riskyUsers]);
+export const DEFAULT_CATALOG: Catalog = catalogOf([riskDetections, riskyUsers, riskyUserHistory]);
 
 /** A collection's name (the declared names are checked at run time, against the catalog in use). */
 export type CollectionName = string;
@@ -105,6 +144,8 @@ export type CollectionName = string;
 /** The default catalog's declarations by name, and their names. */
 export const COLLECTIONS: Readonly<Record<string, CollectionDefinition>> = Object.fromEntries(DEFAULT_CATALOG.collections.map((c) => [c.name, c]));
 export const COLLECTION_NAMES: readonly string[] = DEFAULT_CATALOG.names;
+/** The default collections that are read on their own schedule (not children of another). */
+export const TOP_LEVEL_NAMES: readonly string[] = DEFAULT_CATALOG.collections.filter((c) => !c.parent).map((c) => c.name);
 
 export function isCollectionName(value: string, catalog: Catalog = DEFAULT_CATALOG): boolean {
   return catalog.get(value) !== undefined;

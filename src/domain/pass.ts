@@ -32,8 +32,8 @@ export interface PassPlan {
   window: CursorWindow;
   /** Span of the bounded windows in ticks (100 ns); absent while the pass is one open window. */
   spanTicks?: number;
-  /** `$top` of the current window's requests. */
-  pageSize: number;
+  /** `$top` of the current window's requests (absent: Graph's default). */
+  pageSize?: number;
   /** Next page of the current window; absent: the window's first page is next. */
   nextLink?: string;
   /** Highest cursor among the stored records of the current window. */
@@ -48,6 +48,8 @@ export interface PassPlan {
   windowRunId: string;
   /** The fewest pages a run read before its time budget stopped it: bounded windows are sized to fit. */
   pagesPerRun?: number;
+  /** A child pass: every parent up to this one (`<PartitionKey>\n<RowKey>`, in table order) has its children stored. */
+  afterKey?: string;
   /** Rows this pass stored new or changed (for a sweep: what the ordinary runs had missed). */
   found: number;
   runId: string;

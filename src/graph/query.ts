@@ -7,15 +7,15 @@ import { GraphRequestError } from './errors';
 export interface PageQuery {
   /** `$filter`; datetime literals unquoted (`lastUpdatedDateTime ge 2026-11-01T00:00:00.0000000Z`). */
   filter?: string;
-  /** `$top`: Graph's page size for these resources is at most 500. */
-  top: number;
+  /** `$top`: Graph's page size for these resources is at most 500; absent: Graph's default. */
+  top?: number;
 }
 
 /** The absolute URL of the first page of a query. Next pages are Graph's next links, followed verbatim. */
 export function firstPageUrl(origin: string, path: string, query: PageQuery): string {
-  const parts = [`$top=${query.top}`];
+  const parts = query.top === undefined ? [] : [`$top=${query.top}`];
   if (query.filter) parts.push(`$filter=${encodeURIComponent(query.filter).replace(/%24/g, '$')}`);
-  return `${origin}/v1.0${path}?${parts.join('&')}`;
+  return `${origin}/v1.0${path}${parts.length ? `?${parts.join('&')}` : ''}`;
 }
 
 /**

@@ -84,12 +84,22 @@ export function idOfRowKey(rowKey: string): string {
 
 export function partitionKeyOf(collection: CollectionDefinition, tenantId: string, record: GraphRecord): string {
   const scheme = collection.partition;
-  if (scheme.by === 'tenant') return tenantId;
-  return monthPartition(tenantId, normalizeDateTime(record[scheme.property]));
+  return partitionOf(
+    collection,
+    tenantId,
+    scheme.by === 'month' ? normalizeDateTime(record[scheme.property]) : scheme.by === 'property' ? record[scheme.property] : undefined,
+  );
 }
 
-function monthPartition(tenantId: string, when: string | undefined): string {
-  return `${tenantId}_${when ? when.slice(0, 7) : 'undated'}`;
+/**
+ * The PartitionKey: `<tenantId>`; `<tenantId>_<yyyy-MM>` of a normalized datetime (`_undated` without one); or
+ * `<tenantId>_<value>` with the value escaped as a RowKey is (a PartitionKey can not hold `/ \ # ?` either).
+ */
+function partitionOf(collection: CollectionDefinition, tenantId: string, value: unknown): string {
+  const scheme = collection.partition;
+  if (scheme.by === 'tenant') return tenantId;
+  if (scheme.by === 'month') return `${tenantId}_${typeof value === 'string' && value ? value.slice(0, 7) : 'undated'}`;
+  return `${tenantId}_${rowKeyOf(String(value ?? ''))}`;
 }
 
 /** Table Storage's Edm.DateTime starts in 1601; Graph prints 0001-01-01T00:00:00Z for "never". */
@@ -116,6 +126,10 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     const type = collection.columns[name];
     if (type === 'location') {
       properties += flattenLocation(value, columns, overflow, adjustments);
+      continue;
+    }
+    if (type === 'activity') {
+      properties += flattenActivity(value, columns, overflow, adjustments);
       continue;
     }
     if (type === 'datetime' && (datetimes[name] = normalizeDateTime(value)) && datetimes[name]! >= EARLIEST_TABLE_DATETIME) {
@@ -174,12 +188,11 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
 
   const scheme = collection.partition;
   const dated = (name: string) => (name in datetimes ? datetimes[name] : normalizeDateTime(record[name]));
-  entity.partitionKey =
-    scheme.by === 'tenant'
-      ? tenantId
-      : scheme.by === 'month'
-        ? monthPartition(tenantId, dated(scheme.property))
-        : `${tenantId}_${String(record[scheme.property] ?? '')}`;
+  entity.partitionKey = partitionOf(
+    collection,
+    tenantId,
+    scheme.by === 'month' ? dated(scheme.property) : record[scheme.by === 'property' ? scheme.property : 'id'],
+  );
   const hash = fingerprint(record);
   columns.tenantId = tenantId;
   columns.syncedAt = { value: syncedAt, type: 'DateTime' };
@@ -273,6 +286,34 @@ function isColumnName(name: string): boolean {
   return ok;
 }
 
+/** A risky user history item's `activity`: `activityDetail`, and `activityRiskEventTypes` comma-separated. */
+const ACTIVITY_DETAIL = 'activityDetail';
+const ACTIVITY_EVENT_TYPES = 'activityRiskEventTypes';
+
+/** Returns the number of columns it set. */
+function flattenActivity(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]): number {
+  const activity = value as { detail?: unknown; riskEventTypes?: unknown } | null;
+  const types = activity?.riskEventTypes;
+  const plainTypes = Array.isArray(types) && types.every((t) => typeof t === 'string' && !t.includes(','));
+  if (!activity || typeof activity !== 'object' || Array.isArray(activity) || (types !== undefined && types !== null && !plainTypes)) {
+    overflow.activity = value;
+    adjustments.push('activity is not shaped as Graph documents it: kept in overflowProperties');
+    return 0;
+  }
+  let set = 0;
+  if (typeof activity.detail === 'string') {
+    columns[ACTIVITY_DETAIL] = activity.detail;
+    set++;
+  }
+  if (plainTypes) {
+    columns[ACTIVITY_EVENT_TYPES] = (types as string[]).join(',');
+    set++;
+  }
+  const extra = Object.keys(activity).filter((k) => k !== 'detail' && k !== 'riskEventTypes');
+  if (extra.length > 0) overflow['activity.extra'] = Object.fromEntries(extra.map((k) => [k, (activity as Record<string, unknown>)[k]]));
+  return set;
+}
+
 /** Returns the number of columns it set. */
 function flattenLocation(value: unknown, columns: Record<string, EntityValue>, overflow: Record<string, unknown>, adjustments: string[]): number {
   if (typeof value !== 'object' || Array.isArray(value)) {
@@ -342,6 +383,8 @@ export function fromEntity(collection: CollectionDefinition, entity: Record<stri
   const location: Record<string, unknown> = {};
   let hasLocation = false;
   const parts = new Map<string, string[]>();
+  const flattensActivity = collection.columns.activity === 'activity';
+  const activity: Record<string, unknown> = {};
 
   for (const [name, raw] of Object.entries(entity)) {
     if (STORAGE_COLUMNS.has(name) || name.startsWith('odata.')) continue;
@@ -354,7 +397,10 @@ export function fromEntity(collection: CollectionDefinition, entity: Record<stri
       continue;
     }
     const locationKey = Object.entries(LOCATION_COLUMNS).find(([, column]) => column === name)?.[0];
-    if (locationKey) {
+    if (flattensActivity && (name === ACTIVITY_DETAIL || name === ACTIVITY_EVENT_TYPES)) {
+      if (name === ACTIVITY_DETAIL) activity.detail = value;
+      else activity.riskEventTypes = value === '' ? [] : String(value).split(',');
+    } else if (locationKey) {
       location[locationKey] = value;
       hasLocation = true;
     } else if (name === 'locationLatitude' || name === 'locationLongitude') {
@@ -374,11 +420,16 @@ export function fromEntity(collection: CollectionDefinition, entity: Record<stri
     delete record[OVERFLOW_COLUMN];
     for (const [name, value] of Object.entries(overflow)) {
       if (name === 'location') record.location = value;
+      else if (name === 'activity' && flattensActivity) record.activity = value;
+      else if (name === 'activity.extra' && flattensActivity) Object.assign(activity, value);
       else if (name === 'location.extra') Object.assign(location, value);
       else if (name.startsWith('location.')) location[name.slice('location.'.length)] = value;
       else record[name] = value;
       if (name.startsWith('location.')) hasLocation = true;
     }
+  }
+  if (flattensActivity && record.activity === null && Object.keys(activity).length > 0) {
+    record.activity = { detail: activity.detail ?? null, riskEventTypes: activity.riskEventTypes ?? [], ...activity };
   }
   if ('location' in collection.columns && record.location === null && hasLocation) {
     record.location = {

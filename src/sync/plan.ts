@@ -23,7 +23,7 @@ export interface PassOptions {
   lookbackMinutes: number;
   sweepLookbackHours: number;
   initialDays?: number;
-  pageSize: number;
+  pageSize?: number;
   now: number;
   runId: string;
 }
@@ -154,7 +154,7 @@ export type RestartReason =
  */
 export function restartWindow(plan: PassPlan, reason: RestartReason, runId: string): PassPlan {
   const next: PassPlan = { ...plan, nextLink: undefined, observed: undefined, windowPages: 0, restarts: plan.restarts + 1, windowRunId: runId };
-  if (reason === 'phantom-suspect') next.pageSize = plan.pageSize > 2 ? plan.pageSize - 1 : plan.pageSize + 1;
+  if (reason === 'phantom-suspect' && plan.pageSize !== undefined) next.pageSize = plan.pageSize > 2 ? plan.pageSize - 1 : plan.pageSize + 1;
   if (reason === 'expired-across-runs') {
     const lower = plan.window.from ?? EARLIEST_SPLIT;
     const upper = plan.window.to ?? plan.cap ?? normalizeDateTime(plan.startedAt)!;

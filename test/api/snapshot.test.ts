@@ -1,6 +1,6 @@
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import type { LocalHost } from '../../tools/host/localHost';
-import { COLLECTION_NAMES, COLLECTIONS, type CollectionName } from '../../src/domain/collections';
+import { COLLECTION_NAMES, COLLECTIONS, TOP_LEVEL_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, startHarness, type Harness } from '../support/harness';
 import { apiUrl, getJson, startApi } from './helpers';
@@ -33,7 +33,11 @@ const tally = (records: Record<string, unknown>[], column: string) => {
 
 /** A service whose data-table clients throw on any use: proof that a route never touches the data tables. */
 function withoutDataTables(h: Harness): { service: SyncService; touched: string[] } {
-  const service = h.service({ TABLE_RISK_DETECTIONS: 'NoSuchTableOne', TABLE_RISKY_USERS: 'NoSuchTableTwo' });
+  const service = h.service({
+    TABLE_RISK_DETECTIONS: 'NoSuchTableOne',
+    TABLE_RISKY_USERS: 'NoSuchTableTwo',
+    TABLE_RISKY_USER_HISTORY: 'NoSuchTableThree',
+  });
   const touched: string[] = [];
   for (const name of COLLECTION_NAMES) {
     service.tables.collections[name] = new Proxy(service.tables.collections[name], {
@@ -68,10 +72,12 @@ describe('GET /api/snapshot and /api/health', () => {
     await h?.close();
   });
 
-  it('before any sync: empty summaries, stale, and health 503 naming both collections', async () => {
+  it('before any sync: empty summaries, stale, and health 503 naming every collection', async () => {
     const snapshot = await getJson<SnapshotBody>(url('snapshot'));
     expect(snapshot.status).toBe(200);
-    for (const name of COLLECTION_NAMES) {
+    expect(Object.keys(snapshot.body.collections)).toEqual(COLLECTION_NAMES);
+    expect(snapshot.body.collections.riskyUserHistory).toMatchObject({ total: 0, stale: true, staleReason: 'no run has completed yet' });
+    for (const name of TOP_LEVEL_NAMES) {
       expect(snapshot.body.collections[name]).toEqual({
         total: 0,
         byRiskLevel: {},
@@ -93,18 +99,23 @@ describe('GET /api/snapshot and /api/health', () => {
     expect(health.status).toBe(503);
     expect(health.headers.get('cache-control')).toBe('no-store');
     expect(health.body.status).toBe('unhealthy');
-    expect(health.body.reasons).toEqual(['riskDetections: no run has completed yet', 'riskyUsers: no run has completed yet']);
+    expect(health.body.reasons).toEqual([
+      'riskDetections: no run has completed yet',
+      'riskyUsers: no run has completed yet',
+      'riskyUserHistory: no run has completed yet',
+    ]);
   });
 
   it('after a sync: counts, watermark and last run of each collection; health 200', async () => {
     const runs = await sync();
-    expect(runs.map((r) => r.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(runs.map((r) => r.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     const snapshot = await getJson<SnapshotBody>(url('snapshot'));
+    expect(snapshot.body.collections.riskyUserHistory).toMatchObject({ total: h.expected('riskyUserHistory').length, stale: false });
     expect(snapshot.status).toBe(200);
     expect(snapshot.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(snapshot.headers.get('cache-control')).toBe('no-cache');
     expect(snapshot.body).not.toHaveProperty('generatedAt');
-    for (const name of COLLECTION_NAMES) {
+    for (const name of TOP_LEVEL_NAMES) {
       const records = h.expected(name);
       const summary = snapshot.body.collections[name];
       expect(summary.total).toBe(records.length);
@@ -131,6 +142,7 @@ describe('GET /api/snapshot and /api/health', () => {
       collections: {
         riskDetections: expect.objectContaining({ stale: false, lastSuccessfulSyncAt: expect.any(String), lastRunOutcome: 'succeeded' }),
         riskyUsers: expect.objectContaining({ stale: false, lastSuccessfulSyncAt: expect.any(String), lastRunOutcome: 'succeeded' }),
+        riskyUserHistory: expect.objectContaining({ stale: false, lastSuccessfulSyncAt: expect.any(String), lastRunOutcome: 'succeeded' }),
       },
     });
     const head = await fetch(url('health'), { method: 'HEAD' });
@@ -220,6 +232,8 @@ describe('GET /api/snapshot and /api/health', () => {
       expect(health.body.reasons).toEqual([
         expect.stringMatching(/^riskDetections: the last success \(.+\) is older than 1 schedule intervals \(1 s\)$/),
         expect.stringMatching(/^riskyUsers: the last success \(.+\) is older than 1 schedule intervals \(1 s\)$/),
+        // The history runs with its parent: stale on the parent's schedule.
+        expect.stringMatching(/^riskyUserHistory: the last success \(.+\) is older than 1 schedule intervals \(1 s\)$/),
       ]);
       const snapshot = await getJson<SnapshotBody>(apiUrl(other, 'snapshot'));
       expect(snapshot.body.collections.riskyUsers.stale).toBe(true);

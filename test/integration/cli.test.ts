@@ -36,7 +36,7 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
 
   it('stores exactly the emulator records, makes the tables exact again after changes, then reads only the lookback', async () => {
     const first = await sync();
-    expect(first.map((s) => s.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(first.map((s) => s.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(first.reduce((n, s) => n + s.throttles, 0)).toBeGreaterThanOrEqual(3);
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
@@ -69,6 +69,7 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     expect(third.every((s) => s.outcome === 'succeeded')).toBe(true);
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
+    expect(await h.stored('riskyUserHistory')).toEqual(h.expected('riskyUserHistory'));
     expect((await h.stored('riskDetections')).some((r) => r.id === late.id)).toBe(true);
 
     // Nothing new, faults off and our budget within the tenant's: one request per collection, only the lookback.
@@ -78,7 +79,7 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     const quiet = await sync();
     // One page each; a request again only for a 429 (the emulator runs in this loaded test process, where event
     // loop lag can squeeze two arrivals closer than they were sent).
-    expect(quiet.map((s) => [s.outcome, s.pages, s.requests - s.throttles])).toEqual([
+    expect(quiet.filter((s) => s.collection !== 'riskyUserHistory').map((s) => [s.outcome, s.pages, s.requests - s.throttles])).toEqual([
       ['succeeded', 1, 1],
       ['succeeded', 1, 1],
     ]);
@@ -98,6 +99,7 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
     expect(status.map((s) => [s.collection, s.lastRun.outcome, s.stale])).toEqual([
       ['riskDetections', 'succeeded', false],
       ['riskyUsers', 'succeeded', false],
+      ['riskyUserHistory', 'succeeded', false],
     ]);
     expect(status[0]!.total).toBe(h.expected('riskDetections').length);
     const text = await h.cli(['status']);

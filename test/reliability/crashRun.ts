@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
+import { COLLECTION_NAMES, TOP_LEVEL_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { ProxiedRequest } from '../../tools/storage-proxy/storageProxy';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
@@ -130,7 +130,7 @@ export async function runCrashSeed(world: World, seed: number, kills: number, mo
 }
 
 function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill: () => void): void {
-  const collection = rng.pick(COLLECTION_NAMES);
+  const collection = rng.pick(TOP_LEVEL_NAMES);
   const killThen = (decision: 'drop') => {
     kill();
     return new Promise<'drop'>((resolve) =>

@@ -1,4 +1,4 @@
-import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
+import { COLLECTIONS, COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/domain/logger';
 import type { RunSummary } from '../../src/domain/runs';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
@@ -61,22 +61,26 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
         pending.add(timer);
       }
     }
-    const settled = await Promise.allSettled(
-      COLLECTION_NAMES.map((collection) =>
-        service.run(
-          collection,
-          {
-            trigger: label,
-            timeBudgetMs,
-            onProgress: () => {
-              pages++;
-              firePages();
-            },
-          },
-          logger,
-        ),
-      ),
-    );
+    const options = {
+      trigger: label,
+      timeBudgetMs,
+      onProgress: () => {
+        pages++;
+        firePages();
+      },
+    };
+    // The top-level collections at once; a child collection after its parent (as runAll does).
+    const parentOf = (c: string) => COLLECTIONS[c]!.parent?.collection;
+    const runs = new Map<string, Promise<RunSummary>>();
+    for (const collection of COLLECTION_NAMES) {
+      const parent = parentOf(collection);
+      const after = parent ? runs.get(parent)!.catch(() => undefined) : Promise.resolve();
+      runs.set(
+        collection,
+        after.then(() => service.run(collection, options, logger)),
+      );
+    }
+    const settled = await Promise.allSettled(COLLECTION_NAMES.map((c) => runs.get(c)!));
     for (const timer of pending) clearTimeout(timer);
     world.calm();
     await world.proxy.idle();

@@ -29,8 +29,14 @@ describe('reliability regressions', () => {
     options: { timeBudgetMs?: number } = {},
     overrides: Record<string, string> = {},
   ) => {
-    const summary = await world.service({ ...env, ...overrides }).run(collection, { trigger: 'test', ...options }, quietLogger);
+    const service = world.service({ ...env, ...overrides });
+    const summary = await service.run(collection, { trigger: 'test', ...options }, quietLogger);
     runs.push({ collection, runId: summary.runId, outcome: summary.outcome, error: summary.error, label: 'test' });
+    // A child collection (riskyUsers' history) runs after its parent, as runAll does.
+    for (const child of service.settings.catalog.childrenOf(collection)) {
+      const after = await service.run(child.name, { trigger: 'test', ...options }, quietLogger);
+      runs.push({ collection: child.name, runId: after.runId, outcome: after.outcome, error: after.error, label: 'test' });
+    }
     return summary;
   };
   let lostBefore = 0;

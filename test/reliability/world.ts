@@ -1,3 +1,4 @@
+import { servedRecords } from '../support/harness';
 import { systemClock } from '../../src/domain/clock';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,7 +21,16 @@ import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/
  * the timer functions build from the environment, keeps pointing at it). The sync talks to the proxy; the checks read
  * Azurite directly.
  */
-export const TABLES = { riskDetections: 'RiskDetections', riskyUsers: 'RiskyUsers', state: 'SyncState', runs: 'SyncRuns' } as const;
+export const TABLES = {
+  riskDetections: 'RiskDetections',
+  riskyUsers: 'RiskyUsers',
+  riskyUserHistory: 'RiskyUserHistory',
+  state: 'SyncState',
+  runs: 'SyncRuns',
+  riskDetectionChanges: 'RiskDetectionChanges',
+  riskyUserChanges: 'RiskyUserChanges',
+  quarantine: 'SyncQuarantine',
+} as const;
 export const ALL_TABLES = Object.values(TABLES);
 
 /** The project root, from the sources (Jest) or from dist/ (the soak script). */
@@ -121,8 +131,7 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
       }
       return sortById(rows);
     },
-    expected: (collection) =>
-      sortById(emulator.list(collection as 'riskDetections', { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    expected: (collection) => sortById(servedRecords(emulator, collection).map((r) => normalize(collection, r))),
     state: (collection) => new CollectionStateStore(direct(TABLES.state), tenantId, collection, { leaseMs: 3000, clock: systemClock }).read(),
     async runs(collection) {
       const rows: Record<string, unknown>[] = [];

@@ -106,14 +106,22 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
       }
       return sortById(rows);
     },
-    expected: (collection) =>
-      sortById(emulator.list(collection as 'riskDetections', { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    expected: (collection) => sortById(servedRecords(emulator, collection).map((r) => normalize(collection, r))),
     table,
     close: async () => {
       for (const child of children) child.kill('SIGKILL');
       await Promise.all([azurite.stop(), emulator.close()]);
     },
   };
+}
+
+/** What Graph serves of a collection now; for a child collection, the children of every parent Graph serves. */
+export function servedRecords(emulator: GraphEmulator, collection: CollectionName): Record<string, unknown>[] {
+  const definition = COLLECTIONS[collection]!;
+  if (!definition.parent) return emulator.list(collection, { visibleOnly: true, asServed: true }) as Record<string, unknown>[];
+  return emulator
+    .list(definition.parent.collection, { visibleOnly: true, asServed: true })
+    .flatMap((parent) => (emulator.history(String(parent.id), { asServed: true }) ?? []) as unknown as Record<string, unknown>[]);
 }
 
 function sortById(rows: Record<string, unknown>[]) {

@@ -106,8 +106,8 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
       const matching = records
         .map((c, i) => [c, i] as const)
         .filter(([c]) => (!plan.window.from || c >= plan.window.from) && (!plan.window.to || c < plan.window.to));
-      const start = plan.windowPages * plan.pageSize;
-      const page = matching.slice(start, start + plan.pageSize);
+      const start = plan.windowPages * plan.pageSize!;
+      const page = matching.slice(start, start + plan.pageSize!);
       pages++;
       setCap(plan, cap, cap);
       for (const [, i] of page) read.add(i);
