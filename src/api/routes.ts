@@ -27,6 +27,7 @@ export function httpFunctions(settings: Settings, service: () => SyncService = s
       methods: [...common.methods],
       name: 'health',
       route: 'health',
+      authLevel: settings.httpHealthAuthLevel,
       handler: guarded((request, context) => health(service(), request, context)),
     },
   ];

@@ -11,14 +11,19 @@ const TENANT = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';
 const request = (query: string) => new HttpRequest({ method: 'GET', url: `http://localhost/api/snapshot/x?${query}` });
 
 describe('httpFunctions', () => {
-  it('declares snapshot, snapshotCollection and health with the configured auth level', () => {
-    const settings = loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', HTTP_AUTH_LEVEL: 'anonymous' });
+  it('declares snapshot, snapshotCollection and health with the configured auth levels', () => {
+    const settings = loadSettings({
+      AZURE_TENANT_ID: TENANT,
+      TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      HTTP_AUTH_LEVEL: 'admin',
+      HTTP_HEALTH_AUTH_LEVEL: 'anonymous',
+    });
     const fns = httpFunctions(settings, () => {
       throw new Error('not used');
     });
     expect(fns.map((f) => [f.name, f.route, f.methods, f.authLevel])).toEqual([
-      ['snapshot', 'snapshot', ['GET', 'HEAD'], 'anonymous'],
-      ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'anonymous'],
+      ['snapshot', 'snapshot', ['GET', 'HEAD'], 'admin'],
+      ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
     const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }));

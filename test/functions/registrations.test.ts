@@ -69,10 +69,20 @@ describe('Functions registrations (built entry point)', () => {
     ]);
   });
 
-  it('takes schedules and the auth level from the settings', () => {
+  it('takes schedules and the auth levels from the settings', () => {
     const registered = load({ ...ENV, SYNC_SCHEDULE_RISKY_USERS: '0 0 * * * *', HTTP_AUTH_LEVEL: 'admin' });
     expect(registered.find((r) => r.name === 'syncRiskyUsers')!.schedule).toBe('0 0 * * * *');
-    expect(registered.filter((r) => r.kind === 'http').every((r) => r.authLevel === 'admin')).toBe(true);
+    const levels = (list: Registration[]) => Object.fromEntries(list.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel]));
+    expect(levels(registered)).toEqual({ snapshot: 'admin', snapshotCollection: 'admin', health: 'function' });
+    // Health alone may be opened for an uptime monitor; the data routes keep their key.
+    expect(levels(load({ ...ENV, HTTP_HEALTH_AUTH_LEVEL: 'anonymous' }))).toEqual({
+      snapshot: 'function',
+      snapshotCollection: 'function',
+      health: 'anonymous',
+    });
+    expect(() => load({ ...ENV, HTTP_AUTH_LEVEL: 'anonymous' })).toThrow(
+      /HTTP_AUTH_LEVEL: must be function or admin: the data routes always need a key/,
+    );
   });
 
   it('refuses to start with a bad setting, naming it', () => {

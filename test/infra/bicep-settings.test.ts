@@ -16,6 +16,7 @@ const NOT_DEPLOYED: ReadonlyMap<string, string> = new Map([
   ['AZURE_CLIENT_CERTIFICATE_PATH', 'certificate of an app registration; the deployed app uses its managed identity'],
   ['TABLES_CONNECTION_STRING', 'account-key connection string (Azurite, local runs); the account disallows shared keys'],
   ['GRAPH_ENDPOINT', 'testing/proxy override of the Graph root; GRAPH_CLOUD picks the real one'],
+  ['AZURE_AUTHORITY_HOST', 'testing/proxy override of the Entra authority; GRAPH_CLOUD picks the real one'],
 ]);
 
 /** Settings whose value the template computes instead of taking from a parameter. */
