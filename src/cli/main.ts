@@ -1,37 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigurationError, loadSettings, type Settings } from '../config/settings';
-import { resolveSettingsSource } from '../config/localSettings';
 import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../domain/collections';
 import type { Logger } from '../sync/engine';
 import { createSyncService } from '../sync/service';
 import { collectionStatus } from '../sync/status';
 import { formatStatus, formatSummary, ProgressLine } from './format';
+import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
 
-/** Exit codes: 0 every collection completed (or was skipped because another run holds it), 1 otherwise. */
+export { credentialOrExit, settingsOrExit } from './startup';
+
+/** Exit codes: 0 every collection completed (or was skipped because another run holds it), 1 otherwise, 2 bad usage or settings. */
 export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILED, EXIT_USAGE };
 
 export const stderrLogger: Logger = {
   info: (m) => process.stderr.write(`${m}\n`),
   warn: (m) => process.stderr.write(`warning: ${m}\n`),
   error: (m) => process.stderr.write(`error: ${m}\n`),
 };
-
-/** Settings from the environment, local.settings.json or a running demo; a configuration error ends the process. */
-export function settingsOrExit(): Settings {
-  const source = resolveSettingsSource();
-  if (source.from !== 'environment') process.stderr.write(`using settings from ${source.from === 'demo' ? 'the running demo' : source.from}\n`);
-  try {
-    return loadSettings(source.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    throw error;
-  }
-}
 
 function parseDataset(value: string, previous: CollectionName[] = []): CollectionName[] {
   if (!isCollectionName(value)) throw new InvalidArgumentError(`expected one of ${COLLECTION_NAMES.join(', ')}`);
@@ -65,6 +50,7 @@ export function buildProgram(): Command {
     .option('--time-budget <seconds>', 'checkpoint and stop after this long (resume with the next sync)', parsePositive)
     .action(async (opts: { dataset?: CollectionName[]; full?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
+      await credentialOrExit(settings);
       const service = createSyncService(settings);
       const controller = new AbortController();
       const stop = () => {
@@ -83,7 +69,12 @@ export function buildProgram(): Command {
           signal: controller.signal,
           onProgress: (p) => progress.update(p),
         },
-        { ...stderrLogger, info: (m) => (m.startsWith('sync-run ') ? undefined : progress.log(m)) },
+        // The summary follows on stdout: the structured `sync-run {json}` lines (for Application Insights) are not repeated.
+        {
+          info: (m) => (m.startsWith('sync-run ') ? undefined : progress.log(m)),
+          warn: (m) => progress.log(`warning: ${m}`),
+          error: (m) => (m.startsWith('sync-run ') ? undefined : progress.log(`error: ${m}`)),
+        },
       );
       progress.done();
       process.stdout.write(opts.json ? `${JSON.stringify(summaries, null, 2)}\n` : formatSummary(summaries));
@@ -108,6 +99,11 @@ export function buildProgram(): Command {
 /** `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). */
 export async function main(argv: string[] = process.argv, extend?: (program: Command) => void): Promise<void> {
   try {
+    const relaunched = await relaunchForStartupVariables(argv);
+    if (relaunched !== undefined) {
+      process.exitCode = relaunched;
+      return;
+    }
     const program = buildProgram();
     extend?.(program);
     await program.parseAsync(argv);

@@ -1,5 +1,7 @@
 import { loadSettings, type Settings } from '../config/settings';
+import { processCredential } from '../graph/credential';
 import { createGraphReader } from '../graph/graphReader';
+import { describeRetry } from '../graph/retryMessage';
 import { createTableClients, type SyncTables } from '../store/tables';
 import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
 import { syncCollection, type Logger, type RunOptions, type RunSummary } from './engine';
@@ -14,9 +16,19 @@ export interface SyncService {
 }
 
 export function createSyncService(settings: Settings): SyncService {
-  const tables = createTableClients(settings);
+  // One credential for the process: the Graph reader's, also for Table Storage when TABLES_ENDPOINT is set.
+  const tables = createTableClients(settings, processCredential(settings));
   const run: SyncService['run'] = (collection, options, log) =>
-    syncCollection({ settings, tables, log, createReader: (signal) => createGraphReader(settings, { signal }) }, collection, options);
+    syncCollection(
+      {
+        settings,
+        tables,
+        log,
+        createReader: (signal) => createGraphReader(settings, { signal, onRetry: (e) => log.info(describeRetry(collection, e)) }),
+      },
+      collection,
+      options,
+    );
   return {
     settings,
     tables,

@@ -35,7 +35,9 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
   it('stores exactly the emulator records, makes the tables exact again after changes, then reads only the lookback', async () => {
     const first = await sync();
     expect(first.map((s) => s.outcome)).toEqual(['succeeded', 'succeeded']);
-    expect(first.reduce((n, s) => n + s.throttles, 0)).toBeGreaterThan(0); // 8 req/s against a 6 req/s tenant budget
+    // 8 req/s against a 6 req/s tenant budget: whether 429s happen depends on how fast this machine writes the pages,
+    // but every one the emulator answered is counted.
+    expect(first.reduce((n, s) => n + s.throttles, 0)).toBe(h.emulator.stats().throttled);
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
 
