@@ -13,8 +13,11 @@ export interface TimerFunction {
   kind: 'timer';
   name: string;
   schedule: string;
-  handler: (timer: Timer, context: InvocationContext) => Promise<void>;
+  handler: (timer: Timer, context: TimerContext) => Promise<void>;
 }
+
+/** The local host adds `signal`: aborted when the host stops (Ctrl+C), the run then checkpoints and ends. */
+export type TimerContext = InvocationContext & { signal?: AbortSignal };
 
 export interface HttpFunction {
   kind: 'http';
@@ -44,7 +47,7 @@ function timerFunction(settings: Settings, collection: CollectionName, service: 
       const sync = service();
       const summary = await sync.run(
         collection,
-        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: sync.settings.timeBudgetSeconds * 1000 },
+        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: sync.settings.timeBudgetSeconds * 1000, signal: context.signal },
         contextLogger(context),
       );
       if (summary.outcome === 'failed') throw new Error(`${collection} sync failed: ${summary.error}`);

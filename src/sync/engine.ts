@@ -99,9 +99,11 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
   const state = lease.state;
   const table = tables.collections[name];
   summary.watermarkBefore = state.watermark;
-  // Ctrl+C (signal) stops between pages; the reader itself is only cut off once the time budget is well past,
-  // so that a retry storm can not outlive the host's function timeout.
-  const reader = deps.createReader(options.timeBudgetMs === undefined ? undefined : AbortSignal.timeout(options.timeBudgetMs + 30_000));
+  // Ctrl+C (signal) stops between pages, and cuts a request that is being retried short; the reader is also cut off
+  // once the time budget is well past, so that a retry storm can not outlive the host's function timeout.
+  const budgetSignal = options.timeBudgetMs === undefined ? undefined : AbortSignal.timeout(options.timeBudgetMs + 30_000);
+  const readerSignals = [options.signal, budgetSignal].filter((s): s is AbortSignal => s !== undefined);
+  const reader = deps.createReader(readerSignals.length > 1 ? AbortSignal.any(readerSignals) : readerSignals[0]);
   /** What the engine needs of a page once the writer reports it stored. */
   const unstoredPages = new Map<number, { nextLink?: string; maxCursor?: string; records: number }>();
   let pass!: PassCheckpoint;
@@ -243,7 +245,8 @@ export async function syncCollection(deps: EngineDeps, name: CollectionName, opt
     if (summary.outcome === 'succeeded') state.lastSuccessAt = new Date().toISOString();
   } catch (error) {
     await writer.settle(); // what is in flight lands (and is counted) before the final state is written
-    summary.outcome = 'failed';
+    // Stopped on request while a request was retried: as after a page, the pass resumes from its checkpoint.
+    summary.outcome = options.signal?.aborted ? 'partial' : 'failed';
     summary.error = (error as Error).message ?? String(error);
     summary.errorCode = error instanceof GraphRequestError ? error.code : (error as Error).name;
     summary.watermarkAfter = state.watermark;
