@@ -1,4 +1,4 @@
-/** Jest runs the TypeScript sources directly; p-retry and its one dependency are ESM-only, so ts-jest
+/** Jest runs the TypeScript sources directly; p-retry (and its one dependency) and p-map are ESM-only, so ts-jest
  *  turns them into CommonJS for Jest's module system (Node itself loads them with require(esm)). */
 /** @type {import('jest').Config} */
 module.exports = {
@@ -11,7 +11,7 @@ module.exports = {
   },
   // Sources import siblings as './x.js' (what Node resolves after tsc); Jest reads the .ts files.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transformIgnorePatterns: ['/node_modules/(?!(p-retry|is-network-error)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(p-retry|p-map|is-network-error)/)'],
   testTimeout: 60_000,
   maxWorkers: 2,
 };

@@ -16,7 +16,7 @@ import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { generateRiskDetections, generateRiskyUsers, type EmulatorStats, type RiskDetection, type RiskyUser } from '../tools/emulator';
 import { COLLECTIONS } from '../src/domain/collections';
-import type { RunSummary } from '../src/sync/engine';
+import type { RunSummary } from '../src/domain/runs';
 import { analyse, type Breakdown } from './analysis';
 import { ownCpuMs, processCpuMs } from './cpu';
 import type { CeilingChildResult, SyncChildResult } from './childProtocol';
@@ -198,8 +198,8 @@ function expectSucceeded(run: ChildRun<SyncChildResult>, what: string, records?:
   if (bad || run.exitCode !== 0) {
     throw new Error(`${what}: the sync did not succeed (${bad?.outcome ?? `exit ${run.exitCode}`}: ${bad?.error ?? ''})\n${run.stderr}`);
   }
-  if (records !== undefined && summaries[0]!.records !== records) {
-    throw new Error(`${what}: the sync stored ${summaries[0]!.records} records, ${records} were seeded`);
+  if (records !== undefined && summaries[0]!.read !== records) {
+    throw new Error(`${what}: the sync stored ${summaries[0]!.read} records, ${records} were seeded`);
   }
   return summaries;
 }
@@ -225,10 +225,10 @@ async function fullSync(n: number, seed: number, withCeiling: boolean): Promise<
     const state = run.result.transactions.filter((t) => t.table === 'state');
     const full: FullFigures = {
       n,
-      records: summary!.records,
+      records: summary!.read,
       durationMs: summary!.durationMs!,
       runMs: run.result.timings.syncEndMs - run.result.timings.syncStartMs,
-      recordsPerSecond: summary!.records / (summary!.durationMs! / 1000),
+      recordsPerSecond: summary!.read / (summary!.durationMs! / 1000),
       pages: summary!.pages,
       graphRequests: graphRequestsOf(emulator, 'riskDetections'),
       graph429: emulator.throttled,
@@ -299,12 +299,12 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
     const gaps = accepted.slice(1).map((t, i) => t - accepted[i]!);
     const paced: PacedFigures = {
       n,
-      records: summary!.records,
+      records: summary!.read,
       pages: summary!.pages,
       durationMs: summary!.durationMs!,
       runMs: run.result.timings.syncEndMs - run.result.timings.syncStartMs,
       graphRatio: (summary!.pages - 1) / (summary!.durationMs! / 1000),
-      recordsPerSecond: summary!.records / (summary!.durationMs! / 1000),
+      recordsPerSecond: summary!.read / (summary!.durationMs! / 1000),
       graphRequests: graphRequestsOf(emulator, 'riskDetections'),
       graph429: emulator.throttled,
       clientThrottles: summary!.throttles,
@@ -339,7 +339,7 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
         outcome: s.outcome,
         requests: s.requests,
         pages: s.pages,
-        records: s.records,
+        records: s.read,
         transactions: s.transactions,
         durationMs: s.durationMs!,
         lookbackFrom: s.filterFrom,

@@ -2,7 +2,7 @@
  * What the bench's child processes print: one line `BENCH_RESULT <json>` on stdout. Shared by the children and the
  * orchestrator (types and the parser only; no side effects, cheap to load).
  */
-import type { RunSummary } from '../src/sync/engine';
+import type { RunSummary } from '../src/domain/runs';
 
 export const RESULT_PREFIX = 'BENCH_RESULT ';
 

@@ -14,7 +14,8 @@ import { Command } from 'commander';
 import { loadSettings } from '../src/config/settings';
 import { GraphReader } from '../src/graph/graphReader';
 import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../src/domain/collections';
-import type { Logger, RunSummary } from '../src/sync/engine';
+import type { Logger } from '../src/domain/logger';
+import type { RunSummary } from '../src/domain/runs';
 import { createSyncService } from '../src/sync/service';
 import {
   RESULT_PREFIX,
@@ -148,9 +149,9 @@ async function main(argv: string[]): Promise<number> {
   const runOptions = {
     trigger: 'bench',
     full: opts.full,
-    onProgress: (p: { collection: string; pages: number; records: number; elapsedMs: number }) => {
-      progress.push({ at: performance.now(), pages: p.pages, records: p.records });
-      if (opts.verbose) process.stderr.write(`progress ${p.collection} ${p.pages} pages ${p.records} records ${p.elapsedMs} ms\n`);
+    onProgress: (p: { collection: string; pages: number; read: number; elapsedMs: number }) => {
+      progress.push({ at: performance.now(), pages: p.pages, records: p.read });
+      if (opts.verbose) process.stderr.write(`progress ${p.collection} ${p.pages} pages ${p.read} records ${p.elapsedMs} ms\n`);
     },
   };
   const cpuBefore = ownCpuMs();

@@ -14,6 +14,8 @@
  *   (CollectionStateStore.checkpoint) whenever the pages up to one are stored;
  * - engine-no-checkpoint: the same without the checkpoints.
  */
+import { systemClock } from '../src/domain/clock';
+import { startPass } from '../src/sync/plan';
 import { randomUUID } from 'node:crypto';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { Command, InvalidArgumentError } from 'commander';
@@ -68,11 +70,10 @@ function toBatches(entities: Entity[]): Entity[][] {
 const checkpointOf = (ctx: Ctx, page: number): CollectionState => ({
   ...ctx.state,
   pass: {
+    ...startPass({ kind: 'backfill', lookbackMinutes: 30, sweepLookbackHours: 72, pageSize: PAGE, now: Date.now(), runId: 'bench' }),
     nextLink: `https://graph.example/next/${page}`,
     pages: page + 1,
     records: (page + 1) * PAGE,
-    startedAt: new Date().toISOString(),
-    runId: 'bench',
   },
 });
 
@@ -92,7 +93,7 @@ const mapPage = (page: Record_[]) => page.map((r) => toEntity(collection, r, TEN
 
 async function perPage(ctx: Ctx): Promise<Outcome> {
   const start = performance.now();
-  const writer = new EntityWriter(ctx.data, { aggregateBy: collection.aggregateBy, parallelism: IN_FLIGHT });
+  const writer = new EntityWriter(ctx.data, { collection, parallelism: IN_FLIGHT });
   let saves = 0;
   for (let p = 0; p < ctx.pages.length; p++) {
     await writer.add(mapPage(ctx.pages[p]!));
@@ -109,7 +110,7 @@ async function engine(ctx: Ctx, checkpoints: boolean): Promise<Outcome> {
   const start = performance.now();
   let saves = 0;
   const writer = new EntityWriter(ctx.data, {
-    aggregateBy: collection.aggregateBy,
+    collection,
     parallelism: IN_FLIGHT,
     onStored: (p) => {
       if (!checkpoints || p === ctx.pages.length - 1) return;
@@ -129,7 +130,7 @@ async function runStrategy(name: StrategyName, pages: Record_[][]): Promise<Outc
     const data = client(collection.defaultTable);
     const stateTable = client('SyncState');
     await Promise.all([data.createTable(), stateTable.createTable()]);
-    const store = new CollectionStateStore(stateTable, TENANT, collection.name, 120_000);
+    const store = new CollectionStateStore(stateTable, TENANT, collection.name, { leaseMs: 120_000, clock: systemClock });
     const lease = await store.tryAcquire(randomUUID());
     if (!lease.acquired) throw new Error('lease not acquired');
     const ctx: Ctx = { data, store, state: { ...lease.state, aggregates: emptyAggregates() }, pages };

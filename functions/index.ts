@@ -4,11 +4,13 @@
  */
 import { app } from '@azure/functions';
 import { buildFunctions } from '../src/app/functions';
+import { lazyServices } from '../src/app/services';
 import { loadSettings } from '../src/config/settings';
 
 app.setup({ enableHttpStream: true });
 
-for (const fn of buildFunctions(loadSettings())) {
+const settings = loadSettings();
+for (const fn of buildFunctions(settings, lazyServices(settings))) {
   if (fn.kind === 'timer') {
     app.timer(fn.name, { schedule: fn.schedule, handler: fn.handler, runOnStartup: false, useMonitor: true });
   } else {

@@ -3,6 +3,7 @@
  * host (`serve`, `start` with real settings), the demo (`start` without) and the Graph emulator. bin/risk-sync.js adds
  * them to the product's CLI when this folder is built (it is not part of the deployment package).
  */
+import { fixedServices } from '../src/app/services';
 import type { Command } from 'commander';
 import { buildFunctions } from '../src/app/functions';
 import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
@@ -71,7 +72,7 @@ function loadDemo(): typeof import('./demo/demo') {
 export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }): Promise<LocalHost> {
   if (opts.timers) await credentialOrExit(settings);
   const service = createSyncService(settings);
-  const functions = buildFunctions(settings, () => service);
+  const functions = buildFunctions(settings, fixedServices(service));
   let host: LocalHost;
   try {
     host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });

@@ -2,9 +2,10 @@ import { odata, type TableClient } from '@azure/data-tables';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { fromEntity, rowKeyOf } from '../store/entityMapping';
 import { isStatus } from '../store/tables';
-import { COLLECTION_NAMES, COLLECTIONS, type CollectionName } from '../domain/collections';
+import type { Catalog } from '../domain/collection';
+import { DEFAULT_CATALOG } from '../domain/collections';
 import { normalizeDateTime } from '../domain/datetime';
-import type { SyncService } from '../sync/service';
+import type { ReadModel } from '../store/readModel';
 import { issueToken, queryHash, readToken } from './continuation';
 import { byteStream, cellText, csvColumns, csvLines, wantsCsv } from './csv';
 import { badRequest, describeError, jsonResponse, notFound, quote } from './errors';
@@ -36,7 +37,7 @@ export const MAX_ROUND_TRIPS = 10;
 export const MAX_UPN_LENGTH = 1024;
 
 export interface ListQuery {
-  collection: CollectionName;
+  collection: string;
   riskLevel?: string[];
   riskState?: string[];
   /** Lower-cased GUID. */
@@ -55,17 +56,17 @@ const DATETIME_SHAPE = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Resolves the `{collection}` route parameter (case-insensitively); 404 naming the collections otherwise. */
-export function resolveCollection(raw: string | undefined): CollectionName {
-  const found = COLLECTION_NAMES.find((c) => c.toLowerCase() === (raw ?? '').toLowerCase());
+export function resolveCollection(raw: string | undefined, catalog: Catalog = DEFAULT_CATALOG): string {
+  const found = catalog.names.find((c) => c.toLowerCase() === (raw ?? '').toLowerCase());
   if (!found)
-    throw notFound(`no collection ${quote(raw ?? '')}: accepted collections are ${COLLECTION_NAMES.join(', ')} (GET /api/snapshot/<collection>)`);
+    throw notFound(`no collection ${quote(raw ?? '')}: accepted collections are ${catalog.names.join(', ')} (GET /api/snapshot/<collection>)`);
   return found;
 }
 
 /** Validates the query parameters of a list request; every problem is a 400 naming the parameter. */
-export function parseListQuery(collection: CollectionName, request: HttpRequest): ListQuery {
+export function parseListQuery(collection: string, request: HttpRequest, catalog: Catalog = DEFAULT_CATALOG): ListQuery {
   const params = readParams(request, LIST_PARAMETERS, ENUM_PARAMETERS);
-  const definition = COLLECTIONS[collection];
+  const definition = catalog.require(collection);
   const query: ListQuery = { collection, top: DEFAULT_TOP };
 
   for (const name of ENUM_PARAMETERS) {
@@ -126,7 +127,7 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
   if (token !== undefined) query.continuationToken = token;
 
   const listed = (query.riskLevel?.length ?? 0) + (query.riskState?.length ?? 0);
-  const others = comparisons(query) - listed;
+  const others = comparisons(query, catalog) - listed;
   if (listed > 0 && others + listed > MAX_COMPARISONS) {
     throw badRequest(
       `riskLevel and riskState list ${listed} values in all; with the other filters of this request they may list at most ${MAX_COMPARISONS - others} ` +
@@ -140,8 +141,8 @@ export function parseListQuery(collection: CollectionName, request: HttpRequest)
 export const MAX_COMPARISONS = 15;
 
 /** How many comparisons tableFilter() writes for a query. */
-export function comparisons(query: ListQuery): number {
-  const partition = COLLECTIONS[query.collection].partition.by === 'tenant' ? 1 : 2;
+export function comparisons(query: ListQuery, catalog: Catalog = DEFAULT_CATALOG): number {
+  const partition = catalog.require(query.collection).partition.by === 'tenant' ? 1 : 2;
   const single = [query.userId, query.userPrincipalName, query.since, query.until].filter((v) => v !== undefined).length;
   return partition + (query.riskLevel?.length ?? 0) + (query.riskState?.length ?? 0) + single;
 }
@@ -170,8 +171,8 @@ function parseDateTime(name: 'since' | 'until', raw: string, cursor: string): st
 }
 
 /** The Table filter of a query: the tenant's partitions, then each filter, every value through `odata`. */
-export function tableFilter(query: ListQuery, tenantId: string): string {
-  const definition = COLLECTIONS[query.collection];
+export function tableFilter(query: ListQuery, tenantId: string, catalog: Catalog = DEFAULT_CATALOG): string {
+  const definition = catalog.require(query.collection);
   const parts: string[] = [];
   if (definition.partition.by === 'tenant') parts.push(odata`PartitionKey eq ${tenantId}`);
   else parts.push(odata`PartitionKey ge ${`${tenantId}_`} and PartitionKey lt ${`${tenantId}\``}`);
@@ -226,14 +227,15 @@ async function readUpTo(client: TableClient, filter: string, top: number, start:
   return { rows, ...(continuation ? { continuation } : {}) };
 }
 
-export async function listCollection(service: SyncService, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const collection = resolveCollection(request.params.collection);
-  const query = parseListQuery(collection, request);
-  const definition = COLLECTIONS[collection];
-  const filter = tableFilter(query, service.settings.tenantId);
+export async function listCollection(model: ReadModel, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const { catalog } = model;
+  const collection = resolveCollection(request.params.collection, catalog);
+  const query = parseListQuery(collection, request, catalog);
+  const definition = catalog.require(collection);
+  const filter = tableFilter(query, model.tenantId, catalog);
   const q = queryHash(collection, filter);
-  const client = service.tables.collections[collection];
-  const start = query.continuationToken === undefined ? undefined : await readToken(service.tables.state, query.continuationToken, q);
+  const client = model.table(collection);
+  const start = query.continuationToken === undefined ? undefined : await readToken(model.stateTable, query.continuationToken, q);
 
   if (wantsCsv(query.format, request.headers.get('accept'))) {
     const first = await readTablePage(client, filter, query.top, start);
@@ -266,7 +268,7 @@ export async function listCollection(service: SyncService, request: HttpRequest,
   const body: Record<string, unknown> = { value: page.rows.map((row) => fromEntity(definition, row)) };
   if (page.continuation) {
     const next = new URL(request.url);
-    next.searchParams.set('continuationToken', await issueToken(service.tables.state, q, page.continuation));
+    next.searchParams.set('continuationToken', await issueToken(model.stateTable, q, page.continuation));
     body['@odata.nextLink'] = next.toString();
   }
   return jsonResponse(200, body, { 'cache-control': 'no-store' });

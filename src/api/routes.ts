@@ -1,34 +1,35 @@
-import type { Settings } from '../config/settings';
-import type { HttpFunction } from '../app/functions';
-import { sharedSyncService, type SyncService } from '../sync/service';
+import type { HttpHandler, HttpMethod } from '@azure/functions';
+import type { ReadModel } from '../store/readModel';
 import { guarded } from './errors';
 import { health } from './health';
 import { listCollection } from './list';
 import { snapshot } from './snapshot';
 
+/** One route of the API; src/app turns it into an HTTP function with its auth level. */
+export interface ApiRoute {
+  name: string;
+  route: string;
+  methods: HttpMethod[];
+  /** `health` may be opened alone to uptime monitors (HTTP_HEALTH_AUTH_LEVEL); every other route carries data. */
+  access: 'data' | 'health';
+  handler: HttpHandler;
+}
+
 /**
- * The HTTP functions of the snapshot API (docs/api.md). They only read, apart from the API's own signing key
- * (see ./continuation.ts). `service` is how a handler reaches the tables: the process's shared service in Azure and
- * under `risk-sync serve`; tests pass their own.
+ * The routes of the snapshot API (docs/api.md). They only read, apart from the API's own signing key (see
+ * ./continuation.ts), through the read model `model()` gives: built on first use by the composition root.
  */
-export function httpFunctions(settings: Settings, service: () => SyncService = sharedSyncService): HttpFunction[] {
-  const common = { kind: 'http', methods: ['GET', 'HEAD'], authLevel: settings.httpAuthLevel } as const;
+export function apiRoutes(model: () => ReadModel): ApiRoute[] {
+  const read: HttpMethod[] = ['GET', 'HEAD'];
   return [
-    { ...common, methods: [...common.methods], name: 'snapshot', route: 'snapshot', handler: guarded((request) => snapshot(service(), request)) },
+    { name: 'snapshot', route: 'snapshot', methods: read, access: 'data', handler: guarded((request) => snapshot(model(), request)) },
     {
-      ...common,
-      methods: [...common.methods],
       name: 'snapshotCollection',
       route: 'snapshot/{collection}',
-      handler: guarded((request, context) => listCollection(service(), request, context)),
+      methods: read,
+      access: 'data',
+      handler: guarded((request, context) => listCollection(model(), request, context)),
     },
-    {
-      ...common,
-      methods: [...common.methods],
-      name: 'health',
-      route: 'health',
-      authLevel: settings.httpHealthAuthLevel,
-      handler: guarded((request, context) => health(service(), request, context)),
-    },
+    { name: 'health', route: 'health', methods: read, access: 'health', handler: guarded((request, context) => health(model(), request, context)) },
   ];
 }

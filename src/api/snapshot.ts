@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { COLLECTION_NAMES } from '../domain/collections';
-import { collectionStatus, type CollectionStatus } from '../sync/status';
-import type { SyncService } from '../sync/service';
+import type { CollectionStatus, ReadModel } from '../store/readModel';
 import { JSON_CONTENT_TYPE } from './errors';
 import { readParams } from './params';
 
@@ -20,8 +18,17 @@ export interface CollectionSummary {
   watermark: string | null;
   stale: boolean;
   staleReason: string | null;
-  lastRun: { outcome: string; finishedAt: string; records: number; error: string | null } | null;
-  passInProgress: { startedAt: string; pages: number; records: number } | null;
+  lastRun: { outcome: string; finishedAt: string; read: number; error: string | null } | null;
+  passInProgress: { kind: string; startedAt: string; pages: number; read: number } | null;
+  /** `licensed`, `unlicensed` (the tenant lacks the licence) or `forbidden` (a missing Graph permission). */
+  access: string;
+  accessAction: string | null;
+  /** When the last sweep (a re-read of SYNC_SWEEP_LOOKBACK_HOURS) ended and how many rows it found new or changed. */
+  lastSweep: { finishedAt: string; found: number } | null;
+  /** `P1` when the data is shaped as Entra ID P1 serves it: premium detections generic, risk hidden. */
+  dataShape: string | null;
+  /** Records that could not be stored and wait in the quarantine table. */
+  quarantined: number;
 }
 
 export function summarize(status: CollectionStatus): CollectionSummary {
@@ -35,9 +42,14 @@ export function summarize(status: CollectionStatus): CollectionSummary {
     stale: status.stale,
     staleReason: status.staleReason,
     lastRun: status.lastRun
-      ? { outcome: status.lastRun.outcome, finishedAt: status.lastRun.finishedAt, records: status.lastRun.records, error: status.lastRun.error }
+      ? { outcome: status.lastRun.outcome, finishedAt: status.lastRun.finishedAt, read: status.lastRun.read, error: status.lastRun.error }
       : null,
     passInProgress: status.passInProgress,
+    access: status.access,
+    accessAction: status.accessAction,
+    lastSweep: status.lastSweep,
+    dataShape: status.dataShape,
+    quarantined: status.quarantined,
   });
 }
 
@@ -46,8 +58,8 @@ function sortedCounts(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-export async function snapshotBody(service: SyncService, now = Date.now()): Promise<{ collections: Record<string, CollectionSummary> }> {
-  const statuses = await Promise.all(COLLECTION_NAMES.map((c) => collectionStatus(service, c, now)));
+export async function snapshotBody(model: ReadModel, now = Date.now()): Promise<{ collections: Record<string, CollectionSummary> }> {
+  const statuses = await Promise.all(model.catalog.names.map((c) => model.status(c, now)));
   return { collections: Object.fromEntries(statuses.map((s) => [s.collection, summarize(s)])) };
 }
 
@@ -66,9 +78,9 @@ export function matchesIfNoneMatch(header: string | null, etag: string): boolean
   return tags.some((t) => t === '*' || opaque(t) === opaque(etag));
 }
 
-export async function snapshot(service: SyncService, request: HttpRequest): Promise<HttpResponseInit> {
+export async function snapshot(model: ReadModel, request: HttpRequest): Promise<HttpResponseInit> {
   readParams(request, []);
-  const body = JSON.stringify(await snapshotBody(service));
+  const body = JSON.stringify(await snapshotBody(model));
   const etag = etagOf(body);
   const headers = { etag, 'cache-control': 'no-cache' };
   if (matchesIfNoneMatch(request.headers.get('if-none-match'), etag)) return { status: 304, headers };

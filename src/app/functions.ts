@@ -1,9 +1,10 @@
 import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/functions';
 import type { Settings } from '../config/settings';
-import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
-import type { Logger } from '../sync/engine';
-import { sharedSyncService, type SyncService } from '../sync/service';
-import { httpFunctions } from '../api/routes';
+import type { Logger } from '../domain/logger';
+import { COMPLETED_OUTCOMES } from '../domain/runs';
+import type { ReadModel } from '../store/readModel';
+import type { SyncService } from '../sync/service';
+import { apiRoutes } from '../api/routes';
 
 /**
  * Every function of the app, as plain data over plain handlers. `functions/index.ts` registers them with the Azure
@@ -13,11 +14,9 @@ export interface TimerFunction {
   kind: 'timer';
   name: string;
   schedule: string;
-  handler: (timer: Timer, context: TimerContext) => Promise<void>;
+  /** `signal` is set by the local host (Ctrl+C); the Functions runtime passes none. */
+  handler: (timer: Timer, context: InvocationContext, signal?: AbortSignal) => Promise<void>;
 }
-
-/** The local host adds `signal`: aborted when the host stops (Ctrl+C), the run then checkpoints and ends. */
-export type TimerContext = InvocationContext & { signal?: AbortSignal };
 
 export interface HttpFunction {
   kind: 'http';
@@ -30,32 +29,58 @@ export interface HttpFunction {
 
 export type FunctionDefinition = TimerFunction | HttpFunction;
 
+/** What the handlers need, built by the composition root on first use (nothing heavy loads with the registrations). */
+export interface AppServices {
+  sync(): SyncService;
+  readModel(): ReadModel;
+}
+
 export function contextLogger(context: InvocationContext): Logger {
   return { info: (...a) => context.info(...a), warn: (...a) => context.warn(...a), error: (...a) => context.error(...a) };
 }
 
-export function timerFunctionName(collection: CollectionName): string {
-  return `sync${collection[0]!.toUpperCase()}${collection.slice(1)}`;
-}
+/** The name of the one timer function. */
+export const SYNC_TIMER = 'sync';
 
-function timerFunction(settings: Settings, collection: CollectionName, service: () => SyncService): TimerFunction {
+/**
+ * ONE timer for every collection: each tick runs the collections whose own schedule has come round, in one process
+ * under one pacer. (On Flex Consumption every non-HTTP function scales on its own instances: two timer functions would
+ * not share the pacer, and together could exceed the tenant's 1 request/s.)
+ */
+function syncTimer(settings: Settings, services: AppServices): TimerFunction {
   return {
     kind: 'timer',
-    name: timerFunctionName(collection),
-    schedule: settings.collections[collection].schedule,
-    handler: async (timer, context) => {
-      const sync = service();
-      const summary = await sync.run(
-        collection,
-        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: sync.settings.timeBudgetSeconds * 1000, signal: context.signal },
-        contextLogger(context),
+    name: SYNC_TIMER,
+    schedule: settings.timerSchedule,
+    handler: async (timer, context, signal) => {
+      const sync = services.sync();
+      const log = contextLogger(context);
+      const due = await sync.due();
+      if (due.length === 0) return;
+      const summaries = await sync.runAll(
+        due,
+        { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: settings.timeBudgetSeconds * 1000, signal },
+        log,
       );
-      if (summary.outcome === 'failed') throw new Error(`${collection} sync failed: ${summary.error}`);
+      // A skip (another run holds the lease), a partial run and a collection the tenant lacks the licence for are fine.
+      const failed = summaries.filter((s) => s.outcome === 'failed' && !COMPLETED_OUTCOMES.includes(s.outcome));
+      if (failed.length > 0) throw new Error(failed.map((s) => `${s.collection} sync failed: ${s.error}`).join('; '));
     },
   };
 }
 
-/** `service` gives the handlers their settings and table clients: in Azure the process's, built from app settings. */
-export function buildFunctions(settings: Settings, service: () => SyncService = sharedSyncService): FunctionDefinition[] {
-  return [...COLLECTION_NAMES.map((c) => timerFunction(settings, c, service)), ...httpFunctions(settings, service)];
+/** The API's routes as HTTP functions, with their auth levels. */
+export function httpFunctions(settings: Settings, services: AppServices): HttpFunction[] {
+  return apiRoutes(() => services.readModel()).map((route): HttpFunction => ({
+    kind: 'http',
+    name: route.name,
+    route: route.route,
+    methods: route.methods,
+    authLevel: route.access === 'health' ? settings.healthAuthLevel : settings.httpAuthLevel,
+    handler: route.handler,
+  }));
+}
+
+export function buildFunctions(settings: Settings, services: AppServices): FunctionDefinition[] {
+  return [syncTimer(settings, services), ...httpFunctions(settings, services)];
 }

@@ -1,12 +1,12 @@
-import type { RunSummary } from '../domain/runs';
-import type { Progress } from '../sync/engine';
-import type { CollectionStatus } from '../sync/status';
+import type { Progress, RunSummary } from '../domain/runs';
+import type { CollectionStatus } from '../store/readModel';
 
 const number = new Intl.NumberFormat('en-US');
 
 /**
- * What a run line needs: the collection and the outcome; every count is shown when the summary has it. `records` is
- * what an engine that does not count `read` yet reports instead.
+ * What a run line needs: the collection and the outcome; every count is shown when the summary has it (the
+ * `sync-run {json}` log line, which the local host turns into this line, carries what Application Insights needs).
+ * `records` is what older summaries call `read`.
  */
 export type RunLineInput = Pick<RunSummary, 'collection' | 'outcome'> & Partial<Omit<RunSummary, 'collection' | 'outcome'>> & { records?: number };
 
@@ -53,7 +53,7 @@ export function formatStatus(statuses: CollectionStatus[]): string {
         `${s.collection} (table ${s.table}, schedule '${s.schedule}')${s.stale ? '  STALE' : ''}`,
         `  watermark:        ${s.watermark ?? '(none yet)'}`,
         `  last success:     ${s.lastSuccessfulSyncAt ?? '(never)'}`,
-        `  last run:         ${s.lastRun ? `${s.lastRun.outcome} at ${s.lastRun.finishedAt}, ${number.format(s.lastRun.records)} records` : '(none)'}`,
+        `  last run:         ${s.lastRun ? `${s.lastRun.outcome} at ${s.lastRun.finishedAt}, ${number.format(s.lastRun.read)} read` : '(none)'}`,
       ];
       if (s.lastRun?.error) lines.push(`  last error:       ${s.lastRun.error}`);
       if (s.passInProgress) lines.push(`  pass in progress: since ${s.passInProgress.startedAt}, ${s.passInProgress.pages} pages stored`);
@@ -90,7 +90,7 @@ export class ProgressLine {
     const text = [...this.last.values()]
       .map(
         (p) =>
-          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.records)} records, ${number.format(Math.round(p.records / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
+          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.read)} read, ${number.format(Math.round(p.read / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
       )
       .join(' | ');
     if (this.stream.isTTY) {

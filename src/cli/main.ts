@@ -1,21 +1,26 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../domain/collections';
-import type { Logger } from '../sync/engine';
+import type { Logger } from '../domain/logger';
+import { COMPLETED_OUTCOMES } from '../domain/runs';
 import { createSyncService } from '../sync/service';
-import { collectionStatus } from '../sync/status';
 import { formatStatus, formatSummary, ProgressLine } from './format';
 import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
 
 export { credentialOrExit, settingsOrExit } from './startup';
 
-/** Exit codes: 0 every collection completed (or was skipped because another run holds it), 1 otherwise, 2 bad usage or settings. */
+/**
+ * Exit codes of `risk-sync sync`: 0 every collection the tenant is licensed and permitted for completed; 1 one failed or
+ * stopped before the end (time budget, Ctrl+C), or its credential can never work; 2 bad usage or configuration; 3 a run
+ * could not start because another live run holds a collection's lease (try again when it is done).
+ */
 export const EXIT_OK = 0;
 export { EXIT_FAILED, EXIT_USAGE };
+export const EXIT_BUSY = 3;
 
 export const stderrLogger: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  error: (m) => process.stderr.write(`error: ${m}\n`),
+  info: (m: string) => process.stderr.write(`${m}\n`),
+  warn: (m: string) => process.stderr.write(`warning: ${m}\n`),
+  error: (m: string) => process.stderr.write(`error: ${m}\n`),
 };
 
 function parseDataset(value: string, previous: CollectionName[] = []): CollectionName[] {
@@ -46,9 +51,10 @@ export function buildProgram(): Command {
     .description('one pass of each collection (all when no --dataset)')
     .addOption(new Option('-d, --dataset <name>', `collection to sync, repeatable: ${COLLECTION_NAMES.join(', ')}`).argParser(parseDataset))
     .option('--full', 'ignore the watermark and any checkpoint: read everything again (or SYNC_INITIAL_DAYS)')
+    .option('--sweep', 'read SYNC_SWEEP_LOOKBACK_HOURS behind the watermark now (late records), whenever the last sweep was')
     .option('--json', 'print the summary as JSON on stdout')
     .option('--time-budget <seconds>', 'checkpoint and stop after this long (resume with the next sync)', parsePositive)
-    .action(async (opts: { dataset?: CollectionName[]; full?: boolean; json?: boolean; timeBudget?: number }) => {
+    .action(async (opts: { dataset?: CollectionName[]; full?: boolean; sweep?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
       await credentialOrExit(settings);
       const service = createSyncService(settings);
@@ -65,21 +71,22 @@ export function buildProgram(): Command {
         {
           trigger: 'cli',
           full: opts.full,
+          sweep: opts.sweep,
           timeBudgetMs: opts.timeBudget === undefined ? undefined : opts.timeBudget * 1000,
           signal: controller.signal,
           onProgress: (p) => progress.update(p),
         },
         // The summary follows on stdout: the structured `sync-run {json}` lines (for Application Insights) are not repeated.
         {
-          info: (m) => (m.startsWith('sync-run ') ? undefined : progress.log(m)),
-          warn: (m) => progress.log(`warning: ${m}`),
-          error: (m) => (m.startsWith('sync-run ') ? undefined : progress.log(`error: ${m}`)),
+          info: (m: string) => (m.startsWith('sync-run ') ? undefined : progress.log(m)),
+          warn: (m: string) => progress.log(`warning: ${m}`),
+          error: (m: string) => (m.startsWith('sync-run ') ? undefined : progress.log(`error: ${m}`)),
         },
       );
       progress.done();
       process.stdout.write(opts.json ? `${JSON.stringify(summaries, null, 2)}\n` : formatSummary(summaries));
-      const completed = summaries.every((s) => s.outcome === 'succeeded' || s.outcome === 'skipped');
-      process.exitCode = completed ? EXIT_OK : EXIT_FAILED;
+      if (summaries.some((s) => s.outcome !== 'skipped' && !COMPLETED_OUTCOMES.includes(s.outcome))) process.exitCode = EXIT_FAILED;
+      else process.exitCode = summaries.some((s) => s.outcome === 'skipped') ? EXIT_BUSY : EXIT_OK;
     });
 
   program
@@ -89,7 +96,7 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => {
       const settings = settingsOrExit();
       const service = createSyncService(settings);
-      const status = await Promise.all(COLLECTION_NAMES.map((c) => collectionStatus(service, c)));
+      const status = await Promise.all(settings.catalog.names.map((c) => service.readModel.status(c)));
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
 

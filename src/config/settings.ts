@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { GRAPH_CLOUDS, GRAPH_CLOUD_NAMES, type GraphCloud, type GraphCloudName } from './clouds';
-import { COLLECTIONS, type CollectionName } from '../domain/collections';
+import { DEFAULT_CATALOG, type Catalog } from '../domain/collections';
 
 /**
  * The app settings this project reads. The names are a public contract: ops scripts, the Bicep template and
@@ -31,20 +31,38 @@ export const TOKEN_CREDENTIALS = [
 ] as const;
 export type TokenCredentialsChoice = (typeof TOKEN_CREDENTIALS)[number];
 
-const COLLECTION_SETTINGS: SettingInfo[] = Object.values(COLLECTIONS).flatMap((c) => [
-  {
-    name: `SYNC_SCHEDULE_${c.settingSuffix}`,
-    default: c.defaultSchedule,
-    description: `NCRONTAB schedule (6 fields, UTC) of the ${c.name} timer`,
-  },
-  {
-    name: `TABLE_${c.settingSuffix}`,
-    default: c.defaultTable,
-    description: `Table that holds ${c.name}`,
-  },
-]);
+/** The settings a catalog's collections add: a schedule (top-level ones), a table, a change table (tracked ones). */
+function collectionSettings(catalog: Catalog): SettingInfo[] {
+  return catalog.collections.flatMap((c) => [
+    ...(c.defaultSchedule
+      ? [
+          {
+            name: `SYNC_SCHEDULE_${c.settingSuffix}`,
+            default: c.defaultSchedule,
+            description: `NCRONTAB schedule (6 fields, UTC) of the ${c.name} sync`,
+          },
+        ]
+      : []),
+    { name: `TABLE_${c.settingSuffix}`, default: c.defaultTable, description: `Table that holds ${c.name}` },
+    ...(c.defaultChangesTable
+      ? [
+          {
+            name: `TABLE_${c.settingSuffix}_CHANGES`,
+            default: c.defaultChangesTable,
+            description: `Table with one row per observed change of a ${c.name} record`,
+          },
+        ]
+      : []),
+  ]);
+}
 
-export const SETTINGS: readonly SettingInfo[] = [
+/** Every setting of a deployment with this catalog. */
+export function settingsFor(catalog: Catalog): readonly SettingInfo[] {
+  const [before, after] = [BASE_SETTINGS.slice(0, COLLECTION_SETTINGS_AT), BASE_SETTINGS.slice(COLLECTION_SETTINGS_AT)];
+  return [...before, ...collectionSettings(catalog), ...after];
+}
+
+const BASE_SETTINGS: readonly SettingInfo[] = [
   { name: 'AZURE_TENANT_ID', required: true, description: 'Tenant (directory) id synced; written on every row as tenantId' },
   {
     name: 'AZURE_CLIENT_ID',
@@ -95,9 +113,34 @@ export const SETTINGS: readonly SettingInfo[] = [
     default: '1',
     description: 'Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one',
   },
-  ...COLLECTION_SETTINGS,
+  {
+    name: 'SYNC_SWEEP_HOURS',
+    default: '6',
+    description: 'Every this many hours a run reads SYNC_SWEEP_LOOKBACK_HOURS back instead of the lookback, for records that surface late (0: never)',
+  },
+  {
+    name: 'SYNC_SWEEP_LOOKBACK_HOURS',
+    default: '72',
+    description: 'How far behind the watermark a sweep reads (offline detections surface up to 48 hours late)',
+  },
+  {
+    name: 'SYNC_UNLICENSED_RETRY_HOURS',
+    default: '24',
+    description: 'A scheduled run tries a collection the tenant is not licensed or permitted for again after this many hours',
+  },
+  {
+    name: 'SYNC_TIMER_SCHEDULE',
+    default: '0 * * * * *',
+    description: 'NCRONTAB schedule of the one timer; each tick runs the collections whose own schedule has come round',
+  },
+  // (the settings of each collection come here: settingsFor)
   { name: 'TABLE_SYNC_STATE', default: 'SyncState', description: 'Table of watermarks, checkpoints, leases and aggregates' },
   { name: 'TABLE_SYNC_RUNS', default: 'SyncRuns', description: 'Table with one row per run' },
+  {
+    name: 'TABLE_QUARANTINE',
+    default: 'SyncQuarantine',
+    description: 'Table of the records that could not be stored (raw JSON, reason), tried again on every run',
+  },
   {
     name: 'SNAPSHOT_STALE_AFTER_RUNS',
     default: '3',
@@ -115,11 +158,20 @@ export const SETTINGS: readonly SettingInfo[] = [
   },
 ];
 
+/** Where in the list the collections' settings go (before the shared tables). */
+const COLLECTION_SETTINGS_AT = BASE_SETTINGS.findIndex((s) => s.name === 'TABLE_SYNC_STATE');
+
+/** The settings of a deployment with the default collections. */
+export const SETTINGS: readonly SettingInfo[] = settingsFor(DEFAULT_CATALOG);
+
 export interface CollectionSettings {
-  schedule: string;
-  /** Milliseconds between two runs of the schedule (the shortest gap seen over the next runs). */
+  /** NCRONTAB schedule; a child collection runs with its parent and has none. */
+  schedule?: string;
+  /** Milliseconds between two runs of the schedule (the shortest gap seen over the next runs; the parent's for a child). */
   scheduleIntervalMs: number;
   table: string;
+  /** The change table, for collections with tracked properties. */
+  changesTable?: string;
 }
 
 export interface Settings {
@@ -147,12 +199,19 @@ export interface Settings {
   timeBudgetSeconds: number;
   leaseSeconds: number;
   checkpointSeconds: number;
-  collections: Record<CollectionName, CollectionSettings>;
+  /** The collections this deployment syncs. */
+  catalog: Catalog;
+  collections: Record<string, CollectionSettings>;
+  sweepHours: number;
+  sweepLookbackHours: number;
+  unlicensedRetryHours: number;
   stateTable: string;
   runsTable: string;
+  quarantineTable: string;
   staleAfterRuns: number;
   httpAuthLevel: 'function' | 'admin';
-  httpHealthAuthLevel: 'function' | 'anonymous';
+  healthAuthLevel: 'function' | 'anonymous';
+  timerSchedule: string;
 }
 
 export interface SettingProblem {
@@ -320,14 +379,15 @@ const tableName = z
   .refine((v) => v.toLowerCase() !== 'tables', { message: "must not be 'Tables', a name Table Storage reserves" });
 
 /** Reads, validates and defaults the settings. Throws ConfigurationError naming every bad setting. */
-export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Catalog = DEFAULT_CATALOG): Settings {
+  const settings = settingsFor(catalog);
   const problems: SettingProblem[] = [];
   const raw = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
   const read = <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
-    const info = SETTINGS.find((s) => s.name === name);
+    const info = settings.find((s) => s.name === name);
     const value = raw(name) ?? info?.default;
     if (value === undefined) {
       if (info?.required) problems.push({ setting: name, message: `is required. ${info.description}` });
@@ -423,6 +483,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const checkpointSeconds = read('SYNC_CHECKPOINT_SECONDS', number({ min: 0, max: 600, unit: 'seconds' }));
   const stateTable = read('TABLE_SYNC_STATE', tableName);
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
+  const quarantineTable = read('TABLE_QUARANTINE', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
   const httpAuthLevel = read(
     'HTTP_AUTH_LEVEL',
@@ -438,21 +499,35 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       return z.NEVER;
     }),
   );
-  const httpHealthAuthLevel = read(
+  const healthAuthLevel = read(
     'HTTP_HEALTH_AUTH_LEVEL',
     z.enum(['function', 'anonymous'], { error: 'must be function (the key, like the data routes) or anonymous (for an uptime monitor)' }),
   );
+  const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
 
-  const collections = {} as Record<CollectionName, CollectionSettings>;
+  const sweepHours = read('SYNC_SWEEP_HOURS', number({ min: 0, max: 24 * 365, unit: 'hours' }));
+  const sweepLookbackHours = read('SYNC_SWEEP_LOOKBACK_HOURS', number({ min: 1, max: 24 * 90, unit: 'hours' }));
+  const unlicensedRetryHours = read('SYNC_UNLICENSED_RETRY_HOURS', number({ min: 0, max: 24 * 365, unit: 'hours' }));
+
+  const collections: Record<string, CollectionSettings> = {};
   const tableNames = new Map<string, string>();
-  for (const c of Object.values(COLLECTIONS)) {
-    const schedule = read(`SYNC_SCHEDULE_${c.settingSuffix}`, ncrontab);
+  for (const c of catalog.collections) {
+    const schedule = c.defaultSchedule ? read(`SYNC_SCHEDULE_${c.settingSuffix}`, ncrontab) : undefined;
     const table = read(`TABLE_${c.settingSuffix}`, tableName);
-    if (schedule && table) collections[c.name] = { ...schedule, table };
+    const changesTable = c.defaultChangesTable ? read(`TABLE_${c.settingSuffix}_CHANGES`, tableName) : undefined;
+    if (table && (schedule || !c.defaultSchedule))
+      collections[c.name] = { ...(schedule ?? { scheduleIntervalMs: 0 }), table, ...(changesTable && { changesTable }) };
     if (table) tableNames.set(`TABLE_${c.settingSuffix}`, table);
+    if (changesTable) tableNames.set(`TABLE_${c.settingSuffix}_CHANGES`, changesTable);
+  }
+  // A child collection runs with its parent: it is stale on the parent's schedule.
+  for (const c of catalog.collections) {
+    const parent = c.parent && collections[c.parent.collection];
+    if (parent && collections[c.name]) collections[c.name]!.scheduleIntervalMs = parent.scheduleIntervalMs;
   }
   if (stateTable) tableNames.set('TABLE_SYNC_STATE', stateTable);
   if (runsTable) tableNames.set('TABLE_SYNC_RUNS', runsTable);
+  if (quarantineTable) tableNames.set('TABLE_QUARANTINE', quarantineTable);
   const seen = new Map<string, string>();
   for (const [setting, table] of tableNames) {
     const other = seen.get(table.toLowerCase());
@@ -485,11 +560,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     timeBudgetSeconds: timeBudgetSeconds!,
     leaseSeconds: leaseSeconds!,
     checkpointSeconds: checkpointSeconds!,
+    catalog,
     collections,
+    sweepHours: sweepHours!,
+    sweepLookbackHours: sweepLookbackHours!,
+    unlicensedRetryHours: unlicensedRetryHours!,
     stateTable: stateTable!,
     runsTable: runsTable!,
+    quarantineTable: quarantineTable!,
     staleAfterRuns: staleAfterRuns!,
     httpAuthLevel: httpAuthLevel!,
-    httpHealthAuthLevel: httpHealthAuthLevel!,
+    healthAuthLevel: healthAuthLevel!,
+    timerSchedule: timerSchedule!.schedule,
   };
 }

@@ -1,52 +1,28 @@
 /**
- * The Graph collections we sync, declared as data. One engine (./engine.ts) runs them all: adding a collection
- * is a declaration here, plus its settings, which are derived from `settingSuffix`.
+ * The Graph collections this deployment syncs, declared as data (./collection.ts says what a declaration holds).
+ * One engine runs them all; settings, tables and API routes are derived from the declarations.
  */
+import { catalogOf, type Catalog, type CollectionDefinition } from './collection';
 
-/** How a Graph property is stored in Table Storage. */
-export type ColumnType =
-  | 'string'
-  | 'datetime' // typed Edm.DateTime, full 7-digit precision kept
-  | 'boolean'
-  | 'double'
-  | 'json' // a Graph property that is already a JSON string (additionalInfo): kept as that string
-  | 'location'; // flattened to locationCity, locationState, locationCountryOrRegion, locationLatitude, locationLongitude
+export type { ApiFilter, Catalog, CollectionDefinition, ColumnType, PartitionScheme, ReadStyle } from './collection';
+export { catalogOf } from './collection';
 
-/**
- * PartitionKey = `<tenantId>` or `<tenantId>_<yyyy-MM of an immutable datetime property>`. It must be derived from
- * properties that never change for a given id: an upsert into another partition would leave the old row behind.
- */
-export type PartitionScheme = { by: 'tenant' } | { by: 'month'; property: string };
-
-export interface CollectionDefinition<Name extends string = string> {
-  name: Name;
-  /** Graph path under the version segment. */
-  path: string;
-  /** Primary key property; becomes the RowKey. */
-  key: 'id';
-  /** The last-updated property the watermark moves on. */
-  cursor: string;
-  partition: PartitionScheme;
-  /** The Graph properties we know and their storage types; properties Graph adds later are kept as well. */
-  columns: Record<string, ColumnType>;
-  /** Enum-valued properties: the values we know (Graph adds more; unknown values are stored as they come). */
-  enums: Record<string, readonly string[]>;
-  /** Columns the sync keeps running counts of, for the snapshot API. */
-  aggregateBy: readonly string[];
-  /** Upper-case stem of this collection's settings: SYNC_SCHEDULE_<stem>, TABLE_<stem>. */
-  settingSuffix: string;
-  defaultTable: string;
-  defaultSchedule: string;
-}
+/** Identity Protection and Conditional Access share one budget: 1 request per second per tenant, for all apps. */
+export const IDENTITY_PROTECTION = 'identityProtection';
 
 const RISK_LEVEL = ['low', 'medium', 'high', 'hidden', 'none', 'unknownFutureValue'] as const;
 const RISK_STATE = ['none', 'confirmedSafe', 'remediated', 'dismissed', 'atRisk', 'confirmedCompromised', 'unknownFutureValue'] as const;
 
-const riskDetections: CollectionDefinition<'riskDetections'> = {
+const riskDetections: CollectionDefinition = {
   name: 'riskDetections',
   path: '/identityProtection/riskDetections',
   key: 'id',
   cursor: 'lastUpdatedDateTime',
+  read: 'incremental',
+  pageSize: 500,
+  permission: 'IdentityRiskEvent.Read.All',
+  licence: 'Microsoft Entra ID P1 or P2 (P1 sees premium detections as generic, with hidden risk)',
+  rateBudget: IDENTITY_PROTECTION,
   partition: { by: 'month', property: 'detectedDateTime' },
   columns: {
     requestId: 'string',
@@ -71,16 +47,29 @@ const riskDetections: CollectionDefinition<'riskDetections'> = {
   },
   enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE },
   aggregateBy: ['riskLevel', 'riskState'],
+  tracked: ['riskState', 'riskLevel', 'riskDetail', 'riskEventType'],
+  apiFilters: [
+    { name: 'riskLevel', kind: 'enum' },
+    { name: 'riskState', kind: 'enum' },
+    { name: 'userId', kind: 'guid', column: 'userId' },
+    { name: 'userPrincipalName', kind: 'text', column: 'userPrincipalName' },
+  ],
   settingSuffix: 'RISK_DETECTIONS',
   defaultTable: 'RiskDetections',
+  defaultChangesTable: 'RiskDetectionChanges',
   defaultSchedule: '0 */10 * * * *',
 };
 
-const riskyUsers: CollectionDefinition<'riskyUsers'> = {
+const riskyUsers: CollectionDefinition = {
   name: 'riskyUsers',
   path: '/identityProtection/riskyUsers',
   key: 'id',
   cursor: 'riskLastUpdatedDateTime',
+  read: 'incremental',
+  pageSize: 500,
+  permission: 'IdentityRiskyUser.Read.All',
+  licence: 'Microsoft Entra ID P2',
+  rateBudget: IDENTITY_PROTECTION,
   partition: { by: 'tenant' },
   columns: {
     isDeleted: 'boolean',
@@ -94,16 +83,30 @@ const riskyUsers: CollectionDefinition<'riskyUsers'> = {
   },
   enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE },
   aggregateBy: ['riskLevel', 'riskState'],
+  tracked: ['riskState', 'riskLevel', 'riskDetail'],
+  apiFilters: [
+    { name: 'riskLevel', kind: 'enum' },
+    { name: 'riskState', kind: 'enum' },
+    // A risky user's id is the user's object id.
+    { name: 'userId', kind: 'guid', column: 'id' },
+    { name: 'userPrincipalName', kind: 'text', column: 'userPrincipalName' },
+  ],
   settingSuffix: 'RISKY_USERS',
   defaultTable: 'RiskyUsers',
+  defaultChangesTable: 'RiskyUserChanges',
   defaultSchedule: '0 5,35 * * * *',
 };
 
-export const COLLECTIONS = { riskDetections, riskyUsers } as const;
-export type CollectionName = keyof typeof COLLECTIONS;
-export type Collection = (typeof COLLECTIONS)[CollectionName];
-export const COLLECTION_NAMES = Object.keys(COLLECTIONS) as CollectionName[];
+/** The collections of a deployment unless told otherwise. */
+export const DEFAULT_CATALOG: Catalog = catalogOf([riskDetections, riskyUsers]);
 
-export function isCollectionName(value: string): value is CollectionName {
-  return Object.prototype.hasOwnProperty.call(COLLECTIONS, value);
+/** A collection's name (the declared names are checked at run time, against the catalog in use). */
+export type CollectionName = string;
+
+/** The default catalog's declarations by name, and their names. */
+export const COLLECTIONS: Readonly<Record<string, CollectionDefinition>> = Object.fromEntries(DEFAULT_CATALOG.collections.map((c) => [c.name, c]));
+export const COLLECTION_NAMES: readonly string[] = DEFAULT_CATALOG.names;
+
+export function isCollectionName(value: string, catalog: Catalog = DEFAULT_CATALOG): boolean {
+  return catalog.get(value) !== undefined;
 }

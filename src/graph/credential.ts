@@ -46,11 +46,27 @@ export function buildCredential(plan: CredentialPlan, settings: Settings, env: N
   }
 }
 
+/** What the Graph reader needs of a credential: tokens, and a way to drop a token Graph refused. */
+export interface RenewableCredential extends TokenCredential {
+  renew(): void;
+}
+
+/** A credential built by `factory`, built again on renew() (for a credential handed in, e.g. by a test). */
+export function renewableCredential(factory: () => TokenCredential): RenewableCredential {
+  let inner = factory();
+  return {
+    getToken: (scopes, options) => inner.getToken(scopes, options),
+    renew: () => {
+      inner = factory();
+    },
+  };
+}
+
 /**
  * The process's credential: a TokenCredential whose failures are one-line GraphAuthenticationErrors (non-retryable
  * when the credential can never work), and that can drop its token cache (renew) when Graph refuses a token.
  */
-export class AppCredential implements TokenCredential {
+export class AppCredential implements RenewableCredential {
   private inner: TokenCredential;
 
   constructor(
@@ -91,9 +107,10 @@ export class AppCredential implements TokenCredential {
 
 const shared = new Map<string, AppCredential>();
 
-/** One credential per process and configuration (tests run several configurations in one process). */
-export function processCredential(settings: Settings, env: NodeJS.ProcessEnv = process.env): AppCredential {
-  const plan = selectCredential(settings, env);
+/** One credential per process, tenant and configuration (tests run several configurations in one process). */
+export function processCredential(settings: Settings, options: { tenantId?: string; env?: NodeJS.ProcessEnv } = {}): AppCredential {
+  const env = options.env ?? process.env;
+  const plan = selectCredential(settings, env, options.tenantId);
   const secret = settings.clientSecret ? createHash('sha256').update(settings.clientSecret).digest('hex') : '';
   const key = JSON.stringify([plan, secret, env.IDENTITY_HEADER ? createHash('sha256').update(env.IDENTITY_HEADER).digest('hex') : '']);
   let credential = shared.get(key);

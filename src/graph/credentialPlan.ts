@@ -40,9 +40,9 @@ const ENTRA_HOSTS = new Set([
   'login.chinacloudapi.cn',
 ]);
 
-export function selectCredential(settings: Settings, env: NodeJS.ProcessEnv = process.env): CredentialPlan {
+export function selectCredential(settings: Settings, env: NodeJS.ProcessEnv = process.env, tenantId = settings.tenantId): CredentialPlan {
   const base = {
-    tenantId: settings.tenantId,
+    tenantId,
     authorityHost: settings.authorityHost,
     disableInstanceDiscovery: !ENTRA_HOSTS.has(new URL(settings.authorityHost).hostname.toLowerCase()),
   };

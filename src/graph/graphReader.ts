@@ -8,15 +8,22 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
-import { processCredential, type AppCredential } from './credential';
+import { processCredential, type RenewableCredential } from './credential';
 import { GraphAuthenticationError, GraphCertificateError, GraphRequestError, GraphTransportError, isTlsTrustFailure } from './errors';
-import { pacerFor, type Pacer } from './pacer';
+import type { Pacer } from './pacer';
+import { firstPageUrl, type PageQuery } from './query';
+import { formatTicks, ticksOfDate } from '../domain/datetime';
 
 export type GraphRecord = Record<string, unknown>;
 
 export interface GraphPage {
   records: GraphRecord[];
   nextLink?: string;
+  /**
+   * Graph's own time just before it read the page (its Date header, less the request's round trip and a second for
+   * the header's whole seconds), normalized; absent when the answer had no Date.
+   */
+  graphTime?: string;
 }
 
 export interface GraphReaderStats {
@@ -51,7 +58,7 @@ export interface GraphReaderOptions {
   scope: string;
   pacer: Pacer;
   /** The process's credential; renewed (its cached token dropped) after a 401. */
-  credential: Pick<AppCredential, 'getToken' | 'renew'>;
+  credential: RenewableCredential;
   retry: RetryPolicy;
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
@@ -131,12 +138,9 @@ export class GraphReader {
     this.customHosts = GRAPH_HOSTS.has(root.hostname) ? undefined : new Set([root.hostname]);
   }
 
-  /** The absolute URL of a collection path with query options (already encoded by the caller where needed). */
-  url(path: string, query: Record<string, string>): string {
-    const search = Object.entries(query)
-      .map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%24/g, '$')}`)
-      .join('&');
-    return `${this.origin}/v1.0${path}${search ? `?${search}` : ''}`;
+  /** The absolute URL of the first page of a query (see ./query.ts). */
+  url(path: string, query: PageQuery): string {
+    return firstPageUrl(this.origin, path, query);
   }
 
   async getPage(url: string): Promise<GraphPage> {
@@ -152,8 +156,9 @@ export class GraphReader {
     return pRetry(
       async () => {
         this.stats.requests++;
+        const sentAt = Date.now();
         const { status, headers, text } = await this.send(url);
-        if (status === 200) return parsePage(text, url);
+        if (status === 200) return { ...parsePage(text, url), ...graphTimeOf(headers, Date.now() - sentAt) };
         const error = toGraphError(status, headers, text, url);
         if (status === 401 && !refreshedToken) {
           refreshedToken = true;
@@ -284,6 +289,11 @@ function toGraphError(status: number, headers: Headers, text: string, url: strin
   });
 }
 
+function graphTimeOf(headers: Headers, roundTripMs: number): { graphTime?: string } {
+  const date = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(date) ? {} : { graphTime: formatTicks(ticksOfDate(date - roundTripMs - 1000)) };
+}
+
 function parseRetryAfter(value: string | null): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
@@ -292,14 +302,23 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** A reader for the configured tenant, cloud and credential; the pacer and the credential are shared by the whole process. */
-export function createGraphReader(settings: Settings, extra: Pick<GraphReaderOptions, 'signal' | 'onRetry'> = {}): GraphReader {
+export interface ReaderContext {
+  pacer: Pacer;
+  /** Default: the process's credential for the tenant (src/graph/credential.ts). */
+  credential?: RenewableCredential;
+  signal?: AbortSignal;
+  onRetry?: GraphReaderOptions['onRetry'];
+}
+
+/** A reader of one tenant for the configured cloud, with the pacer of the budget it draws on. */
+export function createGraphReader(settings: Settings, tenantId: string, context: ReaderContext): GraphReader {
   return new GraphReader({
     graphRoot: settings.graphRoot,
     scope: settings.cloud.scope,
-    pacer: pacerFor(settings.tenantId, settings.graphMaxRps),
-    credential: processCredential(settings),
+    pacer: context.pacer,
+    credential: context.credential ?? processCredential(settings, { tenantId }),
     retry: settings.graphRetry,
-    ...extra,
+    signal: context.signal,
+    onRetry: context.onRetry,
   });
 }

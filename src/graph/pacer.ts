@@ -1,6 +1,7 @@
 /**
  * Spaces out Graph requests so that all collections of one tenant together stay under the tenant's budget
- * (Identity Protection allows 1 request/s per tenant for all apps). One pacer per tenant for the whole process.
+ * (Identity Protection allows 1 request/s per tenant for all apps). One pacer per tenant and budget for the whole
+ * process (see Pacers).
  */
 export class Pacer {
   private nextSlot = 0;
@@ -61,17 +62,21 @@ export class Pacer {
   }
 }
 
-const pacers = new Map<string, Pacer>();
+/**
+ * The pacers of one process, one per tenant and Graph budget (collections that draw on the same budget share it). The
+ * composition root (the Functions app, the CLI, the local host) makes one and hands it to every reader it builds.
+ */
+export class Pacers {
+  private readonly pacers = new Map<string, Pacer>();
 
-/** The process-wide pacer of a tenant and budget. */
-export function pacerFor(tenantId: string, requestsPerSecond: number): Pacer {
-  const key = `${tenantId.toLowerCase()}@${requestsPerSecond}`;
-  let pacer = pacers.get(key);
-  if (!pacer) {
-    pacer = new Pacer(requestsPerSecond);
-    pacers.set(key, pacer);
+  constructor(private readonly requestsPerSecond: number) {}
+
+  for(tenantId: string, budget: string): Pacer {
+    const key = `${tenantId.toLowerCase()}/${budget}`;
+    let pacer = this.pacers.get(key);
+    if (!pacer) this.pacers.set(key, (pacer = new Pacer(this.requestsPerSecond)));
+    return pacer;
   }
-  return pacer;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

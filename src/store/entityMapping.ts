@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { countedValue } from '../domain/aggregates';
 import type { TableEntity } from '@azure/data-tables';
 import type { CollectionDefinition } from '../domain/collections';
@@ -8,7 +9,10 @@ import type { GraphRecord } from '../graph/graphReader';
  * Graph record <-> Table entity. Columns carry the Graph property names; datetimes are typed Edm.DateTime with
  * Graph's 7 digits kept, booleans typed, `location` flattened, unknown properties kept. A record that does not fit
  * Table Storage as it is (a string over 32K UTF-16 units, too many properties, a key with forbidden characters) is
- * stored losslessly in a documented way and reported as `adjusted`.
+ * stored losslessly in a documented way and reported as `adjusted`; only a record too large for one entity (1 MiB as
+ * Table Storage counts it) loses data: its longest strings are cut, each ending with a marker that gives its full
+ * length. Every row carries `recordHash`, a fingerprint of the record as Graph served it, so a record read again as it
+ * is stored is recognized without comparing its columns.
  */
 
 export type EntityValue = string | boolean | { value: string; type: 'DateTime' | 'Double' | 'Int64' };
@@ -22,21 +26,29 @@ export interface MappedRecord {
   aggregates: Record<string, string>;
   /** Why the record had to be stored differently from the plain mapping (empty when it fits as it is). */
   adjustments: string[];
-  /** About the entity's size in a transaction's body (bytes of UTF-16, property names and type annotations included). */
+  /** The entity's size in a transaction's body as sent: UTF-8 JSON bytes, names, escapes and type annotations included. */
   bytes: number;
+  /** Fingerprint of the record as Graph served it (equal for equal records). */
+  hash: string;
+  /** The record's tracked properties (the collection's change table records their changes). */
+  tracked: Record<string, string | null>;
+  /** The record as Graph served it (for the quarantine, should Table Storage refuse the row). */
+  raw: GraphRecord;
 }
 
 /** The longest string a property may hold (64 KiB of UTF-16), with room to spare. */
 export const MAX_STRING_UNITS = 32_000;
 /** Table Storage allows 252 properties besides PartitionKey, RowKey and Timestamp. */
 export const MAX_PROPERTIES = 252;
+/** An entity may hold 1 MiB as Table Storage counts it (strings in UTF-16); we stay a little under. */
+export const MAX_ENTITY_BYTES = 1_000_000;
 
 /** Suffix of the extra columns a long string continues in: `additionalInfo`, `additionalInfo_part2`, ... */
 const PART = '_part';
 /** JSON object of the properties that could not be stored as columns of their own. */
 export const OVERFLOW_COLUMN = 'overflowProperties';
 /** Columns we add to every row. */
-export const SYNC_COLUMNS = ['tenantId', 'syncedAt'] as const;
+export const SYNC_COLUMNS = ['tenantId', 'syncedAt', 'recordHash'] as const;
 
 const LOCATION_COLUMNS = {
   city: 'locationCity',
@@ -148,11 +160,11 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     break;
   }
 
-  // Strings over the property limit continue in <name>_part2, <name>_part3, ...; the entity's size is added up here.
-  let units = 2 * (tenantId.length + syncedAt.length) + 200;
+  // A record too large for one entity: its longest strings are cut (the only adjustment that loses data).
+  adjustments.push(...fitEntity(columns, rowKey));
+  // Strings over the property limit continue in <name>_part2, <name>_part3, ...
   for (const name of Object.keys(columns)) {
     const value = columns[name];
-    units += 2 * name.length + 40 + (typeof value === 'string' ? value.length : typeof value === 'object' ? value.value.length : 5);
     if (typeof value !== 'string' || value.length <= MAX_STRING_UNITS || name === 'rowKey') continue;
     const parts = splitString(value);
     columns[name] = parts[0]!;
@@ -162,12 +174,92 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
 
   const scheme = collection.partition;
   const dated = (name: string) => (name in datetimes ? datetimes[name] : normalizeDateTime(record[name]));
-  entity.partitionKey = scheme.by === 'tenant' ? tenantId : monthPartition(tenantId, dated(scheme.property));
+  entity.partitionKey =
+    scheme.by === 'tenant'
+      ? tenantId
+      : scheme.by === 'month'
+        ? monthPartition(tenantId, dated(scheme.property))
+        : `${tenantId}_${String(record[scheme.property] ?? '')}`;
+  const hash = fingerprint(record);
   columns.tenantId = tenantId;
   columns.syncedAt = { value: syncedAt, type: 'DateTime' };
+  columns.recordHash = hash;
   const aggregates: Record<string, string> = {};
   for (const column of collection.aggregateBy) aggregates[column] = countedValue(record[column]);
-  return { entity, cursor: dated(collection.cursor), aggregates, adjustments, bytes: units * 2 };
+  const tracked: Record<string, string | null> = {};
+  for (const column of collection.tracked) tracked[column] = typeof record[column] === 'string' ? (record[column] as string) : null;
+  return { entity, cursor: dated(collection.cursor), aggregates, adjustments, bytes: wireBytes(entity), hash, tracked, raw: record };
+}
+
+/** A fingerprint of the record as Graph served it: 128 bits of SHA-256 of its JSON (property order included). */
+export function fingerprint(record: GraphRecord): string {
+  return createHash('sha256').update(JSON.stringify(record)).digest('base64url').slice(0, 22);
+}
+
+/** Characters JSON writes as an escape: a slower, exact count is taken for strings that hold one. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** Bytes of a string as a JSON string in UTF-8 (quotes included). */
+function jsonStringBytes(value: string): number {
+  return NEEDS_ESCAPE.test(value) ? Buffer.byteLength(JSON.stringify(value)) : Buffer.byteLength(value) + 2;
+}
+
+/** The entity as the Table SDK sends it in a batch: `"name":value,` per property, and `"name@odata.type":"Edm.X",` for typed ones. */
+export function wireBytes(entity: Entity): number {
+  let bytes = 2;
+  for (const name of Object.keys(entity)) {
+    const value = (entity as Record<string, EntityValue>)[name]!;
+    const key = jsonStringBytes(name === 'partitionKey' ? 'PartitionKey' : name === 'rowKey' ? 'RowKey' : name);
+    if (typeof value === 'string') bytes += key + 1 + jsonStringBytes(value) + 1;
+    else if (typeof value === 'boolean') bytes += key + 1 + 5 + 1;
+    else bytes += key + 1 + jsonStringBytes(value.value) + 1 + (key + 11) + 1 + (value.type.length + 6) + 1;
+  }
+  return bytes;
+}
+
+/** Table Storage's count of an entity's size: 4 bytes, the keys in UTF-16, and per property 8 bytes, its name and value. */
+function entitySize(columns: Record<string, EntityValue>, rowKey: string, partitionKeyLength: number): number {
+  let size = 4 + 2 * (rowKey.length + partitionKeyLength);
+  for (const name of Object.keys(columns)) {
+    if (name === 'partitionKey' || name === 'rowKey') continue;
+    const value = columns[name]!;
+    size += 8 + 2 * name.length;
+    // A long string is split into parts: each adds a property of its own.
+    if (typeof value === 'string') size += 4 + 2 * value.length + Math.floor(value.length / MAX_STRING_UNITS) * (12 + 2 * (name.length + 7));
+    else if (typeof value === 'boolean') size += 1;
+    else size += 8;
+  }
+  return size;
+}
+
+/** The marker that ends a string cut to fit the entity: it gives the full length. */
+export function truncationMarker(fullLength: number): string {
+  return `…[cut by entra-risk-sync: ${fullLength} characters in all]`;
+}
+
+/**
+ * Cuts the longest strings until the entity fits 1 MiB as Table Storage counts it (the partition key, at most 80
+ * characters, is counted ahead). Returns the adjustments made.
+ */
+function fitEntity(columns: Record<string, EntityValue>, rowKey: string): string[] {
+  const adjustments: string[] = [];
+  let size = entitySize(columns, rowKey, 80);
+  if (size <= MAX_ENTITY_BYTES) return adjustments;
+  const longest = Object.keys(columns)
+    .filter((n) => typeof columns[n] === 'string' && n !== 'rowKey' && n !== 'partitionKey')
+    .sort((a, b) => (columns[b] as string).length - (columns[a] as string).length);
+  for (const name of longest) {
+    if (size <= MAX_ENTITY_BYTES) break;
+    const value = columns[name] as string;
+    const marker = truncationMarker(value.length);
+    let keep = Math.max(0, value.length - Math.ceil((size - MAX_ENTITY_BYTES) / 2) - marker.length - 64);
+    const last = value.charCodeAt(keep - 1);
+    if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--; // never cut a surrogate pair
+    columns[name] = value.slice(0, keep) + marker;
+    adjustments.push(`${name} cut from ${value.length} to ${keep} characters: the record is larger than an entity may be (1 MiB)`);
+    size = entitySize(columns, rowKey, 80);
+  }
+  return adjustments;
 }
 
 /** Whether a property can be a column of its own (names repeat from record to record: the answer is kept). */

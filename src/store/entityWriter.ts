@@ -1,28 +1,43 @@
-import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { count, countedValue, emptyAggregates, type Aggregates } from '../domain/aggregates';
+import type { TableClient } from '@azure/data-tables';
+import type { Aggregates } from '../domain/aggregates';
+import type { CollectionDefinition } from '../domain/collection';
+import { writeBatch, type BatchContext } from './batchWrite';
 import type { MappedRecord } from './entityMapping';
-import { isStatus } from './tables';
-import { normalizeDateTime } from '../domain/datetime';
 
 export interface EntityWriterOptions {
-  aggregateBy: readonly string[];
+  collection: CollectionDefinition;
   /** Transactions in flight at once (default 4). */
   parallelism?: number;
-  /** After each committed transaction: how the collection's counts changed. */
-  onCommitted?: (delta: Aggregates) => void;
+  /** After each committed transaction: how the collection's counts changed, and how many rows were new or replaced. */
+  onCommitted?: (delta: Aggregates, rows: { created: number; replaced: number }) => void;
   /** When every row of pages 0..page is stored; called once per page, in page order. */
   onStored?: (page: number) => void;
+  /** Rows that now hold the version this writer was given (their RowKeys). */
+  onRowsStored?: (rowKeys: string[]) => void;
   /**
    * Rows waiting for a full transaction are written anyway once the store has had nothing else to do for this long
    * (ms, default 50): at Graph's pace the store is idle most of each second, and a held row would only make the run
    * end later.
    */
   idleFlushMs?: number;
+  /** Awaited before each transaction is sent; a rejection stops the writer (a run that lost its lease). */
+  beforeWrite?: () => Promise<void>;
+  /** Where the change rows go, for collections with tracked properties. */
+  changes?: BatchContext['changes'];
+  /** Start with plain inserts (a backfill into an empty table); the writer reads first once it meets a row that exists. */
+  insertFirst?: boolean;
+  /** See BatchContext.repairSince. */
+  repairSince?: string;
+  /** Where a record Table Storage refuses goes; without it such a record fails the run. */
+  quarantine?: BatchContext['quarantine'];
+  now?: () => string;
 }
 
 /** An entity group transaction holds at most 100 operations and 4 MiB. */
 const MAX_BATCH = 100;
-const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
+/** Bytes as sent (UTF-8 JSON of the entities), with room for each operation's MIME headers and URL. */
+const MAX_BATCH_BYTES = 3.8 * 1024 * 1024;
+const OPERATION_OVERHEAD = 600;
 /** Pages whose rows may be unfinished when add() returns: the page just added and the one before it. */
 const PAGES_AHEAD = 2;
 
@@ -51,6 +66,16 @@ export class EntityWriter {
   transactions = 0;
   /** A transaction failed: rows may be stored without being counted. */
   uncertain = false;
+  /** Rows stored for the first time. */
+  created = 0;
+  /** Rows replaced by another version of their record. */
+  replaced = 0;
+  /** Records that were stored as they are already (nothing written). */
+  unchanged = 0;
+  /** Records older than the version stored (never written over it). */
+  stale = 0;
+  /** Records Table Storage refused, now in quarantine. */
+  quarantined = 0;
 
   private readonly parallelism: number;
   private failure: unknown;
@@ -66,12 +91,30 @@ export class EntityWriter {
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private idleTimer?: NodeJS.Timeout;
+  private insertFirst: boolean;
+  private readonly context: BatchContext;
 
   constructor(
-    private readonly client: TableClient,
+    client: TableClient,
     private readonly options: EntityWriterOptions,
   ) {
     this.parallelism = options.parallelism ?? 4;
+    this.insertFirst = options.insertFirst ?? true;
+    this.context = {
+      client,
+      collection: options.collection,
+      changes: options.changes,
+      repairSince: options.repairSince,
+      quarantine: options.quarantine,
+      beforeWrite: options.beforeWrite,
+      now: options.now ?? (() => new Date().toISOString()),
+    };
+  }
+
+  /** Sets how the next batches are written (before the first page is added). */
+  configure(options: Pick<EntityWriterOptions, 'insertFirst' | 'repairSince'>): void {
+    if (options.insertFirst !== undefined) this.insertFirst = options.insertFirst;
+    this.context.repairSince = options.repairSince;
   }
 
   /** The number the next page added gets (0, 1, 2, ...). */
@@ -135,9 +178,10 @@ export class EntityWriter {
       bytes = 0;
     };
     for (const row of rows.values()) {
-      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + row.record.bytes > MAX_BATCH_BYTES)) emit();
+      const size = row.record.bytes + OPERATION_OVERHEAD + 3 * String(row.record.entity.rowKey).length;
+      if (batch.length === MAX_BATCH || (batch.length > 0 && bytes + size > MAX_BATCH_BYTES)) emit();
       batch.push(row);
-      bytes += row.record.bytes;
+      bytes += size;
     }
     if (batch.length === MAX_BATCH || (batch.length > 0 && flushRest(batch[0]!.page))) emit();
     if (rows.size === 0) this.held.delete(partition);
@@ -164,8 +208,14 @@ export class EntityWriter {
     for (const row of batch) this.busy.add(row.key);
     void this.write(batch.map((row) => row.record))
       .then(
-        (delta) => {
-          this.options.onCommitted?.(delta);
+        ({ delta, created, replaced, unchanged, stale, quarantined, stored }) => {
+          this.created += created;
+          this.replaced += replaced;
+          this.unchanged += unchanged;
+          this.stale += stale;
+          this.quarantined += quarantined;
+          this.options.onCommitted?.(delta, { created, replaced });
+          if (stored.length > 0) this.options.onRowsStored?.(stored);
           for (const row of batch) this.unstored.set(row.page, this.unstored.get(row.page)! - 1);
           this.advance();
         },
@@ -216,76 +266,10 @@ export class EntityWriter {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private async write(batch: MappedRecord[]): Promise<Aggregates> {
-    const delta = emptyAggregates();
-    this.transactions++;
-    try {
-      await this.client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
-      for (const r of batch) count(delta, r.aggregates, 1);
-      return delta;
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
-    }
-    const previous = await readCounted(this.client, batch, this.options.aggregateBy);
-    // A row holding this very write (same syncedAt) was created by this batch: its answer was lost and the SDK's
-    // retry got 409. It was not there before, so it counts as new.
-    batch.forEach((r, i) => {
-      if (previous[i]?.syncedAt === syncedAtOf(r)) previous[i] = undefined;
-    });
-    this.transactions++;
-    await this.client.submitTransaction(batch.map((r): TransactionAction => ['upsert', r.entity, 'Replace']));
-    batch.forEach((r, i) => {
-      const old = previous[i];
-      if (old) count(delta, old.counted, -1, false);
-      count(delta, r.aggregates, 1, !old);
-    });
-    return delta;
+  private async write(batch: MappedRecord[]) {
+    const result = await writeBatch(this.context, batch, this.insertFirst);
+    this.transactions += result.transactions;
+    if (result.sawExisting) this.insertFirst = false;
+    return result;
   }
-}
-
-/**
- * The counted values of the rows of a batch that exist already. Point reads: in Azure they cost the same whatever
- * the partition's size, whereas a filter of `RowKey eq a or RowKey eq b ...` scans the partition.
- */
-async function readCounted(client: TableClient, batch: MappedRecord[], columns: readonly string[]) {
-  return mapLimit(batch, 16, async ({ entity }): Promise<{ counted: Record<string, string>; syncedAt?: string } | undefined> => {
-    try {
-      const row = await client.getEntity<Record<string, unknown>>(entity.partitionKey, entity.rowKey, {
-        queryOptions: { select: [...columns, 'syncedAt'] },
-        disableTypeConversion: true,
-      });
-      const text = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
-      return {
-        counted: Object.fromEntries(columns.map((c) => [c, countedValue(text(row[c]))])),
-        syncedAt: normalizeDateTime(text(row.syncedAt)),
-      };
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
-  });
-}
-
-function syncedAtOf(record: MappedRecord): string | undefined {
-  const value = record.entity.syncedAt;
-  return normalizeDateTime(value && typeof value === 'object' ? value.value : value);
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
-  return results;
 }

@@ -1,35 +1,11 @@
 import { odata, type TableClient } from '@azure/data-tables';
+import type { RunRecord } from '../domain/runs';
 
 /**
  * SyncRuns: one row per run. PartitionKey = `<tenantId>_<collection>`; RowKey = reversed start time + run id,
  * so the newest run of a collection is the first row of its partition.
  */
-export type RunOutcome = 'running' | 'succeeded' | 'partial' | 'failed' | 'skipped' | 'interrupted';
-
-export interface RunRecord {
-  runId: string;
-  tenantId: string;
-  collection: string;
-  trigger: string;
-  startedAt: string;
-  finishedAt?: string;
-  outcome: RunOutcome;
-  full: boolean;
-  pages: number;
-  records: number;
-  adjusted: number;
-  transactions: number;
-  requests: number;
-  retries: number;
-  throttles: number;
-  restarts: number;
-  durationMs?: number;
-  watermarkBefore?: string;
-  watermarkAfter?: string;
-  filterFrom?: string;
-  error?: string;
-  errorCode?: string;
-}
+export type { RunOutcome, RunRecord } from '../domain/runs';
 
 const MAX_MS = 9_999_999_999_999;
 

@@ -1,58 +1,86 @@
-import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { emptyAggregates, type Aggregates } from '../domain/aggregates';
+import type { Clock } from '../domain/clock';
+import type { PassPlan } from '../domain/pass';
+import { judgeLease, thisProcess, type ProcessIdentity } from './lease';
 import { isStatus } from './tables';
 
 /**
  * SyncState rows, PartitionKey = tenant id:
- * - `<collection>`: watermark, the checkpoint of the pass in progress, running counts, the last run;
- * - `<collection>.lease`: which run may write the collection now, until when (guarded by ETag).
+ * - `<collection>`: watermark, the plan of the pass in progress (its checkpoint), running counts, the last run, the
+ *   last sweep, the tenant's access to the collection (licence, permission);
+ * - `<collection>.lease`: which run may write the collection now (see ./lease.ts; guarded by ETag).
  * Every write of the state row goes in one entity group transaction with an ETag-checked renewal of the lease, so a
- * run that lost its lease can not move the watermark or the checkpoint.
+ * run that lost its lease can not move the watermark or the checkpoint. A holder also stops writing by itself once
+ * its own monotonic clock says the lease may have run out (`assertHeld`).
  */
-
-export interface PassCheckpoint {
-  /** The URL of the next page to read (a Graph next link, or the first page of a restarted pass). */
-  nextLink: string;
-  /** Lower bound of the pass filter (normalized datetime), absent for a pass over everything. */
-  from?: string;
-  /** Largest cursor among the records stored so far in this pass. */
-  maxCursor?: string;
-  pages: number;
-  records: number;
-  startedAt: string;
-  runId: string;
-}
 
 export interface LastRun {
   runId: string;
   outcome: string;
   startedAt: string;
   finishedAt: string;
-  records: number;
+  read: number;
   error?: string;
+}
+
+/** The tenant can not read the collection: no licence for it, or a missing permission (403s that do not heal by retrying). */
+export interface AccessBlock {
+  state: 'unlicensed' | 'forbidden';
+  code: string;
+  message: string;
+  /** What to do about it (the licence to buy, the permission to grant). */
+  action: string;
+  /** When Graph last said so. */
+  checkedAt: string;
+}
+
+export interface LastSweep {
+  finishedAt: string;
+  /** Rows the sweep stored new or changed: what the ordinary runs had missed (how late the tenant's data really is). */
+  found: number;
+  runId: string;
 }
 
 export interface CollectionState {
   watermark?: string;
-  pass?: PassCheckpoint;
+  pass?: PassPlan;
   aggregates: Aggregates;
   /** Set while a run works on the collection; still set when that run did not end cleanly. */
   activeRunId?: string;
   activeRunKey?: string;
-  /** The counts may be off (a run stopped between storing a page and its checkpoint): recount after the next pass. */
+  /** The counts may be off (a run stopped between storing rows and counting them): recount after the next pass. */
   recountNeeded?: boolean;
   lastRun?: LastRun;
   lastSuccessAt?: string;
+  lastSweep?: LastSweep;
+  access?: AccessBlock;
+  /** `P1` when the last pass saw premium detections as Entra ID P1 serves them (generic, hidden risk). */
+  dataShape?: string;
+  /** Rows of the quarantine table for this collection (records that could not be stored). */
+  quarantined?: number;
+  /** How far the counts were off when they were last recounted (0: they were exact). */
+  lastRecountDrift?: number;
 }
 
-export type LeaseResult = { acquired: true; state: CollectionState; stateExisted: boolean } | { acquired: false; holder: string; expiresAt: string };
+export type LeaseResult =
+  | { acquired: true; state: CollectionState; stateExisted: boolean; takenFrom?: 'expired' | 'dead-process' }
+  | { acquired: false; holder: string; expiresAt: string };
 
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
   constructor(collection: string) {
-    super(`the lease on ${collection} was taken by another run (this run was paused longer than SYNC_LEASE_SECONDS): stopping without writing`);
+    super(
+      `the lease on ${collection} was taken by another run, or may have run out (this run was paused longer than SYNC_LEASE_SECONDS): stopping without writing`,
+    );
   }
+}
+
+export interface StateStoreOptions {
+  leaseMs: number;
+  clock: Clock;
+  process?: ProcessIdentity;
 }
 
 type Row = Record<string, unknown> & { etag?: string };
@@ -65,13 +93,22 @@ export class CollectionStateStore {
   private nextCheckpoint?: StateRow;
   private checkpointing?: Promise<void>;
   private checkpointError: unknown;
+  /** performance.now() when the last renewal that succeeded was sent. */
+  private renewedAt = -Infinity;
+  private readonly leaseMs: number;
+  private readonly clock: Clock;
+  private readonly process: ProcessIdentity;
 
   constructor(
     private readonly client: TableClient,
     private readonly tenantId: string,
     readonly collection: string,
-    private readonly leaseMs: number,
-  ) {}
+    options: StateStoreOptions,
+  ) {
+    this.leaseMs = options.leaseMs;
+    this.clock = options.clock;
+    this.process = options.process ?? thisProcess;
+  }
 
   private get leaseKey() {
     return `${this.collection}.lease`;
@@ -79,53 +116,81 @@ export class CollectionStateStore {
 
   /** Reads the state without taking the lease (status, snapshot). */
   async read(): Promise<CollectionState> {
-    const row = await this.getRow(this.collection);
+    const { row } = await this.getRow(this.collection);
     return row ? decodeState(row) : { aggregates: emptyAggregates() };
   }
 
   async tryAcquire(runId: string): Promise<LeaseResult> {
-    const now = Date.now();
+    const sentAt = performance.now();
+    const { row: current, serverDate } = await this.getRow(this.leaseKey);
+    const verdict = judgeLease(current as Parameters<typeof judgeLease>[0], {
+      runId,
+      leaseMs: this.leaseMs,
+      serverDate,
+      now: this.clock.now(),
+      process: this.process,
+    });
+    if (!verdict.free) {
+      return { acquired: false, holder: `${current!.runId} (${current!.host}, pid ${current!.pid})`, expiresAt: String(current!.expiresAt ?? '') };
+    }
     const lease = {
       partitionKey: this.tenantId,
       rowKey: this.leaseKey,
       runId,
-      host: hostname(),
-      pid: process.pid,
-      acquiredAt: new Date(now),
-      expiresAt: new Date(now + this.leaseMs),
+      host: this.process.host,
+      pid: this.process.pid,
+      pidStart: this.process.pidStart,
+      acquiredAt: new Date(this.clock.now()),
+      expiresAt: new Date(this.clock.now() + this.leaseMs),
+      releasedAt: '',
     };
-    const current = await this.getRow(this.leaseKey);
     try {
-      if (!current) {
-        this.leaseEtag = (await this.client.createEntity(lease)).etag;
-      } else {
-        const expiresAt = new Date(String(current.expiresAt)).getTime();
-        if (expiresAt > now && current.runId !== runId) {
-          return { acquired: false, holder: `${current.runId} (${current.host}, pid ${current.pid})`, expiresAt: new Date(expiresAt).toISOString() };
-        }
-        this.leaseEtag = (await this.client.updateEntity(lease, 'Replace', { etag: current.etag })).etag;
-      }
+      this.leaseEtag = current
+        ? (await this.client.updateEntity(lease, 'Replace', { etag: current.etag })).etag
+        : (await this.client.createEntity(lease)).etag;
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
-      const winner = await this.getRow(this.leaseKey);
+      const { row: winner } = await this.getRow(this.leaseKey);
       // Our own write, whose answer was lost: the SDK's retry of it conflicted with it. The lease is ours.
       if (winner?.runId !== runId || typeof winner.etag !== 'string') {
         return { acquired: false, holder: String(winner?.runId ?? 'another run'), expiresAt: String(winner?.expiresAt ?? '') };
       }
       this.leaseEtag = winner.etag;
     }
+    this.renewedAt = sentAt;
     this.runId = runId;
-    const row = await this.getRow(this.collection);
+    const { row } = await this.getRow(this.collection);
     this.heartbeat = setInterval(() => void this.renew().catch(() => undefined), Math.max(1000, this.leaseMs / 3));
     this.heartbeat.unref();
-    return { acquired: true, state: row ? decodeState(row) : { aggregates: emptyAggregates() }, stateExisted: Boolean(row) };
+    const takenFrom = verdict.why === 'expired' || verdict.why === 'dead-process' ? verdict.why : undefined;
+    return {
+      acquired: true,
+      state: row ? decodeState(row) : { aggregates: emptyAggregates() },
+      stateExisted: Boolean(row),
+      ...(takenFrom && { takenFrom }),
+    };
+  }
+
+  /**
+   * Makes sure this run still holds the lease before it sends a write: when its last successful renewal is older than
+   * half the lease by its own monotonic clock (a stalled process, a slow store), it renews first, and throws
+   * LeaseLostError if another run has taken the lease meanwhile. Writers await it before each write.
+   */
+  async ensureHeld(): Promise<void> {
+    if (performance.now() - this.renewedAt <= this.leaseMs / 2) return;
+    try {
+      await this.renew();
+    } catch (error) {
+      if (isStatus(error, 412, 404)) throw new LeaseLostError(this.collection);
+      throw error;
+    }
   }
 
   /** Writes the state together with a renewal of our lease; fails with LeaseLostError if the lease is gone. */
   save(state: CollectionState): Promise<void> {
     const row = encodeState(this.tenantId, this.collection, state);
     this.nextCheckpoint = undefined; // this state is newer
-    return this.serialized(() => this.writeWithLease(row, Date.now() + this.leaseMs));
+    return this.serialized(() => this.writeWithLease(row, false));
   }
 
   /**
@@ -147,7 +212,7 @@ export class CollectionStateStore {
       while (this.nextCheckpoint) {
         const row = this.nextCheckpoint;
         this.nextCheckpoint = undefined;
-        await this.serialized(() => this.writeWithLease(row, Date.now() + this.leaseMs));
+        await this.serialized(() => this.writeWithLease(row, false));
       }
     } catch (error) {
       this.checkpointError = error;
@@ -163,7 +228,7 @@ export class CollectionStateStore {
     const row = encodeState(this.tenantId, this.collection, state);
     this.nextCheckpoint = undefined;
     await this.checkpointing; // a checkpoint that failed is superseded by this state
-    await this.serialized(() => this.writeWithLease(row, Date.now()));
+    await this.serialized(() => this.writeWithLease(row, true));
   }
 
   /** Stops renewing without writing (the run failed to write; the lease runs out by itself). */
@@ -173,11 +238,16 @@ export class CollectionStateStore {
 
   private renew(): Promise<void> {
     return this.serialized(async () => {
-      const lease = { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(Date.now() + this.leaseMs) };
+      const sentAt = performance.now();
+      const lease = { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(this.clock.now() + this.leaseMs) };
       try {
         this.leaseEtag = (await this.client.updateEntity(lease, 'Merge', { etag: this.leaseEtag })).etag;
+        this.renewedAt = sentAt;
       } catch (error) {
-        if (isStatus(error, 412) && (await this.stillOurs())) return;
+        if (isStatus(error, 412) && (await this.stillOurs())) {
+          this.renewedAt = sentAt;
+          return;
+        }
         if (isStatus(error, 412, 404)) clearInterval(this.heartbeat);
         throw error;
       }
@@ -190,24 +260,32 @@ export class CollectionStateStore {
    * own run id. When still ours, the current ETag is adopted.
    */
   private async stillOurs(): Promise<boolean> {
-    const lease = await this.getRow(this.leaseKey);
-    if (!this.runId || lease?.runId !== this.runId || typeof lease.etag !== 'string') return false;
+    const { row: lease } = await this.getRow(this.leaseKey);
+    if (!this.runId || lease?.runId !== this.runId || typeof lease.etag !== 'string' || lease.releasedAt) return false;
     this.leaseEtag = lease.etag;
     return true;
   }
 
-  private async writeWithLease(row: StateRow, leaseUntil: number, retried = false): Promise<void> {
+  private async writeWithLease(row: StateRow, releasing: boolean, retried = false): Promise<void> {
+    const sentAt = performance.now();
+    const lease: Record<string, unknown> = {
+      partitionKey: this.tenantId,
+      rowKey: this.leaseKey,
+      expiresAt: new Date(this.clock.now() + (releasing ? 0 : this.leaseMs)),
+    };
+    if (releasing) lease.releasedAt = new Date(this.clock.now()).toISOString();
     const actions: TransactionAction[] = [
-      ['update', { partitionKey: this.tenantId, rowKey: this.leaseKey, expiresAt: new Date(leaseUntil) }, 'Merge', { etag: this.leaseEtag }],
+      ['update', lease as { partitionKey: string; rowKey: string }, 'Merge', { etag: this.leaseEtag }],
       ['upsert', row, 'Replace'],
     ];
     try {
       const response = await this.client.submitTransaction(actions);
       // The lease update is the first action of the transaction.
-      this.leaseEtag = response.subResponses[0]?.etag ?? (await this.getRow(this.leaseKey))?.etag;
+      this.leaseEtag = response.subResponses[0]?.etag ?? (await this.getRow(this.leaseKey)).row?.etag;
+      if (!releasing) this.renewedAt = sentAt;
     } catch (error) {
       // The transaction (idempotent: a Replace and a lease renewal) is written again when the lease is still ours.
-      if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(row, leaseUntil, true);
+      if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(row, releasing, true);
       if (isStatus(error, 412, 404)) {
         clearInterval(this.heartbeat);
         throw new LeaseLostError(this.collection);
@@ -222,11 +300,19 @@ export class CollectionStateStore {
     return next;
   }
 
-  private async getRow(rowKey: string): Promise<Row | undefined> {
+  /** A row and the Date of the answer that carried it (Table Storage's clock). */
+  private async getRow(rowKey: string): Promise<{ row?: Row; serverDate?: string | null }> {
+    let serverDate: string | null | undefined;
     try {
-      return await this.client.getEntity<Row>(this.tenantId, rowKey, { disableTypeConversion: true }).then(unwrapRow);
+      const row = await this.client.getEntity<Row>(this.tenantId, rowKey, {
+        disableTypeConversion: true,
+        onResponse: (response) => {
+          serverDate = response.headers.get('date');
+        },
+      });
+      return { row: unwrapRow(row), serverDate };
     } catch (error) {
-      if (isStatus(error, 404)) return undefined;
+      if (isStatus(error, 404)) return { serverDate };
       throw error;
     }
   }
@@ -254,51 +340,89 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
     activeRunKey: s.activeRunKey,
     recountNeeded: s.recountNeeded ?? false,
     lastSuccessAt: dt(s.lastSuccessAt),
+    dataShape: s.dataShape,
+    quarantined: s.quarantined,
+    lastRecountDrift: s.lastRecountDrift,
   };
   if (s.pass) {
     Object.assign(entity, {
-      passNextLink: s.pass.nextLink,
-      passFrom: dt(s.pass.from),
-      passMaxCursor: dt(s.pass.maxCursor),
+      // The plan whole, for the engine; a few of its fields as columns, for people reading the table.
+      passJson: JSON.stringify(s.pass),
+      passKind: s.pass.kind,
+      passStartedAt: dt(normalizedIso(s.pass.startedAt)),
       passPages: s.pass.pages,
       passRecords: s.pass.records,
-      passStartedAt: dt(s.pass.startedAt),
-      passRunId: s.pass.runId,
     });
   }
   if (s.lastRun) {
     Object.assign(entity, {
       lastRunId: s.lastRun.runId,
       lastOutcome: s.lastRun.outcome,
-      lastStartedAt: dt(s.lastRun.startedAt),
-      lastFinishedAt: dt(s.lastRun.finishedAt),
-      lastRecords: s.lastRun.records,
+      lastStartedAt: dt(normalizedIso(s.lastRun.startedAt)),
+      lastFinishedAt: dt(normalizedIso(s.lastRun.finishedAt)),
+      lastRead: s.lastRun.read,
       lastError: s.lastRun.error?.slice(0, 8000),
+    });
+  }
+  if (s.lastSweep) {
+    Object.assign(entity, {
+      lastSweepAt: dt(normalizedIso(s.lastSweep.finishedAt)),
+      lastSweepFound: s.lastSweep.found,
+      lastSweepRunId: s.lastSweep.runId,
+    });
+  }
+  if (s.access) {
+    Object.assign(entity, {
+      accessState: s.access.state,
+      accessCode: s.access.code,
+      accessMessage: s.access.message.slice(0, 2000),
+      accessAction: s.access.action,
+      accessCheckedAt: dt(normalizedIso(s.access.checkedAt)),
     });
   }
   for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
   return entity as StateRow;
 }
 
+/** ISO strings from Date.toISOString() (3 digits) as Edm.DateTime values. */
+function normalizedIso(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 function decodeState(row: Row): CollectionState {
   const str = (k: string) => (typeof row[k] === 'string' && row[k] !== '' ? (row[k] as string) : undefined);
   const num = (k: string) => Number(row[k] ?? 0);
+  const iso = (k: string) => (str(k) ? new Date(Date.parse(str(k)!)).toISOString() : undefined);
   const state: CollectionState = {
     watermark: str('watermark'),
     aggregates: str('aggregatesJson') ? (JSON.parse(str('aggregatesJson')!) as Aggregates) : emptyAggregates(),
     activeRunId: str('activeRunId'),
     activeRunKey: str('activeRunKey'),
     recountNeeded: row.recountNeeded === true || row.recountNeeded === 'true',
-    lastSuccessAt: str('lastSuccessAt'),
+    lastSuccessAt: iso('lastSuccessAt'),
+    dataShape: str('dataShape'),
+    quarantined: row.quarantined === undefined ? undefined : num('quarantined'),
+    lastRecountDrift: row.lastRecountDrift === undefined ? undefined : num('lastRecountDrift'),
   };
-  if (str('passNextLink')) {
+  if (str('passJson')) state.pass = JSON.parse(str('passJson')!) as PassPlan;
+  else if (str('passNextLink')) {
+    // A checkpoint written before passes had windows: one open window from passFrom, resumed at its next link.
     state.pass = {
-      nextLink: str('passNextLink')!,
+      kind: 'incremental',
+      startedAt: iso('passStartedAt') ?? new Date(0).toISOString(),
       from: str('passFrom'),
-      maxCursor: str('passMaxCursor'),
+      window: { from: str('passFrom') },
+      pageSize: 500,
+      nextLink: str('passNextLink'),
+      observed: str('passMaxCursor'),
       pages: num('passPages'),
       records: num('passRecords'),
-      startedAt: str('passStartedAt') ?? new Date().toISOString(),
+      windowPages: num('passPages'),
+      restarts: 0,
+      windowRunId: str('passRunId') ?? '',
+      found: 0,
       runId: str('passRunId') ?? '',
     };
   }
@@ -306,10 +430,20 @@ function decodeState(row: Row): CollectionState {
     state.lastRun = {
       runId: str('lastRunId')!,
       outcome: str('lastOutcome') ?? 'unknown',
-      startedAt: str('lastStartedAt') ?? '',
-      finishedAt: str('lastFinishedAt') ?? '',
-      records: num('lastRecords'),
+      startedAt: iso('lastStartedAt') ?? '',
+      finishedAt: iso('lastFinishedAt') ?? '',
+      read: num(row.lastRead === undefined ? 'lastRecords' : 'lastRead'),
       error: str('lastError'),
+    };
+  }
+  if (str('lastSweepAt')) state.lastSweep = { finishedAt: iso('lastSweepAt')!, found: num('lastSweepFound'), runId: str('lastSweepRunId') ?? '' };
+  if (str('accessState') === 'unlicensed' || str('accessState') === 'forbidden') {
+    state.access = {
+      state: str('accessState') as AccessBlock['state'],
+      code: str('accessCode') ?? '',
+      message: str('accessMessage') ?? '',
+      action: str('accessAction') ?? '',
+      checkedAt: iso('accessCheckedAt') ?? '',
     };
   }
   return state;

@@ -1,13 +1,15 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { RestError, TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings';
-import { COLLECTION_NAMES, type CollectionName } from '../domain/collections';
 
 /** The table clients of one deployment: one table per collection, plus SyncState and SyncRuns. */
 export interface SyncTables {
-  collections: Record<CollectionName, TableClient>;
+  collections: Record<string, TableClient>;
+  /** The change tables of the collections with tracked properties. */
+  changes: Record<string, TableClient>;
   state: TableClient;
   runs: TableClient;
+  quarantine: TableClient;
 }
 
 export function createTableClients(settings: Settings, credential?: TokenCredential): SyncTables {
@@ -24,14 +26,20 @@ export function createTableClients(settings: Settings, credential?: TokenCredent
     });
     return new TableClient(settings.tables.endpoint!, table, credential);
   };
-  const collections = {} as Record<CollectionName, TableClient>;
-  for (const name of COLLECTION_NAMES) collections[name] = client(settings.collections[name].table);
-  return { collections, state: client(settings.stateTable), runs: client(settings.runsTable) };
+  const collections: Record<string, TableClient> = {};
+  const changes: Record<string, TableClient> = {};
+  for (const [name, c] of Object.entries(settings.collections)) {
+    collections[name] = client(c.table);
+    if (c.changesTable) changes[name] = client(c.changesTable);
+  }
+  return { collections, changes, state: client(settings.stateTable), runs: client(settings.runsTable), quarantine: client(settings.quarantineTable) };
 }
 
 /** Creates the tables that do not exist yet (the sync owns its tables; creating an existing one is harmless). */
 export async function ensureTables(tables: SyncTables): Promise<void> {
-  await Promise.all([...Object.values(tables.collections), tables.state, tables.runs].map(ensureTable));
+  await Promise.all(
+    [...Object.values(tables.collections), ...Object.values(tables.changes), tables.state, tables.runs, tables.quarantine].map(ensureTable),
+  );
 }
 
 const ensured = new WeakSet<TableClient>();

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { httpFunctions } from '../../src/api/routes';
+import { httpFunctions } from '../../src/app/functions';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, type Harness } from '../support/harness';
@@ -8,7 +8,7 @@ import { quietLogger, type Harness } from '../support/harness';
 export async function startApi(h: Harness, service: () => SyncService): Promise<LocalHost & { errors: string[] }> {
   const errors: string[] = [];
   const host = await startLocalHost({
-    functions: httpFunctions(h.settings(), service),
+    functions: httpFunctions(h.settings(), { sync: service, readModel: () => service().readModel }),
     port: 0,
     log: { ...quietLogger, error: (...a: unknown[]) => void errors.push(a.map(String).join(' ')) },
   });

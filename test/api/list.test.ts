@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
-import { httpFunctions } from '../../src/api/routes';
+import { httpFunctions } from '../../src/app/functions';
 import { KEY_PARTITION, KEY_ROW } from '../../src/api/continuation';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
@@ -495,8 +495,13 @@ describe('GET /api/snapshot/{collection}', () => {
     const errors: string[] = [];
     const secret = 'AccountKey=c2VjcmV0LWtleQ==';
     const broken = await startLocalHost({
-      functions: httpFunctions(h.settings(), () => {
-        throw new Error(`Invalid configuration: TABLES_CONNECTION_STRING ${secret}`);
+      functions: httpFunctions(h.settings(), {
+        sync: () => {
+          throw new Error(`Invalid configuration: TABLES_CONNECTION_STRING ${secret}`);
+        },
+        readModel: () => {
+          throw new Error(`Invalid configuration: TABLES_CONNECTION_STRING ${secret}`);
+        },
       }),
       port: 0,
       log: { ...quietLogger, error: (m: string) => void errors.push(m) },

@@ -82,6 +82,11 @@ describe('GET /api/snapshot and /api/health', () => {
         staleReason: 'no run has completed yet',
         lastRun: null,
         passInProgress: null,
+        access: 'licensed',
+        accessAction: null,
+        lastSweep: null,
+        dataShape: null,
+        quarantined: 0,
       });
     }
     const health = await getJson<HealthBody>(url('health'));
@@ -114,13 +119,15 @@ describe('GET /api/snapshot and /api/health', () => {
       expect(summary.stale).toBe(false);
       expect(summary.staleReason).toBeNull();
       expect(summary.passInProgress).toBeNull();
-      expect(summary.lastRun).toMatchObject({ outcome: 'succeeded', records: records.length, error: null });
+      expect(summary.lastRun).toMatchObject({ outcome: 'succeeded', read: records.length, error: null });
       expect(Date.parse(summary.lastSuccessfulSyncAt!)).toBeGreaterThan(now - 60_000);
     }
     const health = await getJson<HealthBody>(url('health'));
     expect(health.status).toBe(200);
     expect(health.body).toEqual({
       status: 'healthy',
+      unlicensed: [],
+      forbidden: [],
       collections: {
         riskDetections: expect.objectContaining({ stale: false, lastSuccessfulSyncAt: expect.any(String), lastRunOutcome: 'succeeded' }),
         riskyUsers: expect.objectContaining({ stale: false, lastSuccessfulSyncAt: expect.any(String), lastRunOutcome: 'succeeded' }),
@@ -183,7 +190,7 @@ describe('GET /api/snapshot and /api/health', () => {
   });
 
   it('health turns 503 when a sync fails, and back to 200 after a successful one', async () => {
-    h.emulator.faults.add({ kind: 'status', status: 403, collection: 'riskyUsers', code: 'Authorization_RequestDenied' });
+    h.emulator.faults.add({ kind: 'status', status: 400, collection: 'riskyUsers', code: 'BadRequest' });
     const [run] = await sync(['riskyUsers']);
     expect(run!.outcome).toBe('failed');
     const health = await getJson<HealthBody>(url('health'));
@@ -194,7 +201,7 @@ describe('GET /api/snapshot and /api/health', () => {
     expect(health.body.collections.riskyUsers!.stale).toBe(true);
     expect(health.body.collections.riskDetections!.stale).toBe(false);
     const snapshot = await getJson<SnapshotBody>(url('snapshot'));
-    expect(snapshot.body.collections.riskyUsers.lastRun).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/403|denied/i) });
+    expect(snapshot.body.collections.riskyUsers.lastRun).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/400 BadRequest/) });
     expect(snapshot.body.collections.riskyUsers.stale).toBe(true);
 
     h.emulator.faults.clear();

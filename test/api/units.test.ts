@@ -2,7 +2,7 @@ import { HttpRequest } from '@azure/functions';
 import { cellText, csvColumns, csvLines, wantsCsv } from '../../src/api/csv';
 import { comparisons, parseListQuery, tableFilter } from '../../src/api/list';
 import { etagOf, matchesIfNoneMatch } from '../../src/api/snapshot';
-import { httpFunctions } from '../../src/api/routes';
+import { httpFunctions } from '../../src/app/functions';
 import { loadSettings } from '../../src/config/settings';
 import { COLLECTIONS } from '../../src/domain/collections';
 
@@ -18,15 +18,19 @@ describe('httpFunctions', () => {
       HTTP_AUTH_LEVEL: 'admin',
       HTTP_HEALTH_AUTH_LEVEL: 'anonymous',
     });
-    const fns = httpFunctions(settings, () => {
+    const unused = () => {
       throw new Error('not used');
-    });
+    };
+    const fns = httpFunctions(settings, { sync: unused, readModel: unused });
     expect(fns.map((f) => [f.name, f.route, f.methods, f.authLevel])).toEqual([
       ['snapshot', 'snapshot', ['GET', 'HEAD'], 'admin'],
       ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
-    const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }));
+    const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }), {
+      sync: unused,
+      readModel: unused,
+    });
     expect(byDefault.every((f) => f.authLevel === 'function' && f.kind === 'http')).toBe(true);
   });
 });

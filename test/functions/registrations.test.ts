@@ -54,32 +54,29 @@ function load(env: Record<string, string>): Registration[] {
 }
 
 describe('Functions registrations (built entry point)', () => {
-  it('registers one timer per collection and the HTTP API, with the defaults', () => {
+  it('registers ONE timer for every collection (one process, one pacer) and the HTTP API, with the defaults', () => {
     const registered = load(ENV);
     const summary = registered.map(({ handler, ...rest }) => {
       expect(typeof handler).toBe('function');
       return rest;
     });
     expect(summary).toEqual([
-      { kind: 'timer', name: 'syncRiskDetections', schedule: '0 */10 * * * *', runOnStartup: false, useMonitor: true },
-      { kind: 'timer', name: 'syncRiskyUsers', schedule: '0 5,35 * * * *', runOnStartup: false, useMonitor: true },
+      { kind: 'timer', name: 'sync', schedule: '0 * * * * *', runOnStartup: false, useMonitor: true },
       { kind: 'http', name: 'snapshot', route: 'snapshot', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'snapshotCollection', route: 'snapshot/{collection}', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'health', route: 'health', methods: ['GET', 'HEAD'], authLevel: 'function' },
     ]);
   });
 
-  it('takes schedules and the auth levels from the settings', () => {
-    const registered = load({ ...ENV, SYNC_SCHEDULE_RISKY_USERS: '0 0 * * * *', HTTP_AUTH_LEVEL: 'admin' });
-    expect(registered.find((r) => r.name === 'syncRiskyUsers')!.schedule).toBe('0 0 * * * *');
-    const levels = (list: Registration[]) => Object.fromEntries(list.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel]));
-    expect(levels(registered)).toEqual({ snapshot: 'admin', snapshotCollection: 'admin', health: 'function' });
-    // Health alone may be opened for an uptime monitor; the data routes keep their key.
-    expect(levels(load({ ...ENV, HTTP_HEALTH_AUTH_LEVEL: 'anonymous' }))).toEqual({
-      snapshot: 'function',
-      snapshotCollection: 'function',
-      health: 'anonymous',
-    });
+  it('takes the timer schedule and the auth levels from the settings', () => {
+    const registered = load({ ...ENV, SYNC_TIMER_SCHEDULE: '0 */5 * * * *', HTTP_AUTH_LEVEL: 'admin', HTTP_HEALTH_AUTH_LEVEL: 'anonymous' });
+    expect(registered.find((r) => r.name === 'sync')!.schedule).toBe('0 */5 * * * *');
+    expect(registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel])).toEqual([
+      ['snapshot', 'admin'],
+      ['snapshotCollection', 'admin'],
+      ['health', 'anonymous'],
+    ]);
+    // Health alone may be opened for an uptime monitor; the data routes always keep their key.
     expect(() => load({ ...ENV, HTTP_AUTH_LEVEL: 'anonymous' })).toThrow(
       /HTTP_AUTH_LEVEL: must be function or admin: the data routes always need a key/,
     );

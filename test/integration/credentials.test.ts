@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import { generate } from 'selfsigned';
-import { buildFunctions, type TimerFunction } from '../../src/app/functions';
+import { buildFunctions, SYNC_TIMER, type TimerFunction } from '../../src/app/functions';
+import { fixedServices } from '../../src/app/services';
 import { generateRiskDetections } from '../../tools/emulator';
 import { startEntraEmulator, type EntraEmulator } from '../../tools/entra';
 import { quietLogger, startHarness, type CliResult, type Harness } from '../support/harness';
@@ -163,17 +164,27 @@ describe('credentials that can never work fail fast with one line (CLI, over the
     expect(h.emulator.requestLog().filter((r) => r.listener === 'token' && r.status === 503)).toHaveLength(12);
   });
 
-  it('in Azure (the timer function, no CLI), the run fails at once with the same line: no retry', async () => {
-    const settings = h.settings({ AZURE_CLIENT_ID: APP, AZURE_CLIENT_SECRET: 'not-the-secret', AZURE_AUTHORITY_HOST: entra.authorityHost });
-    const service = h.service({ AZURE_CLIENT_ID: APP, AZURE_CLIENT_SECRET: 'not-the-secret', AZURE_AUTHORITY_HOST: entra.authorityHost });
+  it('in Azure (the timer function, no CLI), the runs fail at once with the same line: no retry', async () => {
+    // A tenant of its own: nothing has run for it yet, so the one timer finds every collection due.
+    const tenant = 'c0ffee00-1111-4222-8333-444455556666';
+    entra.addTenant({ tenantId: tenant, apps: [{ clientId: APP, secrets: [{ value: SECRET }] }] });
+    const overrides = {
+      AZURE_TENANT_ID: tenant,
+      AZURE_CLIENT_ID: APP,
+      AZURE_CLIENT_SECRET: 'not-the-secret',
+      AZURE_AUTHORITY_HOST: entra.authorityHost,
+    };
+    const settings = h.settings(overrides);
+    const service = h.service(overrides);
     h.emulator.resetStats();
+    const timer = buildFunctions(settings, fixedServices(service)).find((f): f is TimerFunction => f.name === SYNC_TIMER)!;
+    const failure = await timer.handler({ isPastDue: false } as never, new InvocationContext({ logHandler: () => undefined })).catch((e: Error) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(
+      /^riskDetections sync failed: could not get a token with the client secret of app .*: AADSTS7000215, the client secret is not valid\. Fix: /,
+    );
+    expect(h.emulator.stats().accepted).toBe(0);
     const summary = await service.run('riskDetections', { trigger: 'test' }, quietLogger);
     expect(summary).toMatchObject({ outcome: 'failed', errorCode: 'GraphAuthenticationError', retries: 0 });
-    expect(summary.error).toMatch(/^could not get a token with the client secret of app .*: AADSTS7000215, the client secret is not valid\. Fix: /);
-    expect(h.emulator.stats().accepted).toBe(0);
-    const timer = buildFunctions(settings, () => service).find((f): f is TimerFunction => f.name === 'syncRiskDetections')!;
-    await expect(timer.handler({ isPastDue: false } as never, new InvocationContext({ logHandler: () => undefined }))).rejects.toThrow(
-      /AADSTS7000215/,
-    );
   });
 });

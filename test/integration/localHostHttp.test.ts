@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { buildFunctions } from '../../src/app/functions';
+import { fixedServices } from '../../src/app/services';
 import { MAX_BODY_BYTES, startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import { quietLogger, startHarness, type Harness } from '../support/harness';
 
@@ -16,7 +17,7 @@ describe('local host: hostile requests on a raw socket', () => {
   beforeAll(async () => {
     h = await startHarness();
     const service = h.service();
-    host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
+    host = await startLocalHost({ functions: buildFunctions(service.settings, fixedServices(service)), port: 0, log: quietLogger });
     port = Number(new URL(host.url).port);
   });
   afterAll(async () => {

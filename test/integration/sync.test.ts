@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/domain/clock';
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { COLLECTION_NAMES } from '../../src/domain/collections';
 import { minusMinutes } from '../../src/domain/datetime';
@@ -19,15 +20,15 @@ describe('sync engine against the Graph emulator and Azurite', () => {
   });
   afterAll(() => h?.close());
 
-  const state = (collection: 'riskDetections' | 'riskyUsers') =>
-    new CollectionStateStore(h.table('SyncState'), h.emulator.tenantId, collection, 5000).read();
+  const state = (collection: string) =>
+    new CollectionStateStore(h.table('SyncState'), h.emulator.tenantId, collection, { leaseMs: 5000, clock: systemClock }).read();
 
   it('a first sync stores exactly what Graph holds, with typed columns, counts and a run row', async () => {
     const service = h.service();
     const summaries = await service.runAll([], { trigger: 'test' }, quietLogger);
     expect(summaries.map((s) => s.outcome)).toEqual(['succeeded', 'succeeded']);
     const detectionRun = summaries.find((s) => s.collection === 'riskDetections')!;
-    expect(detectionRun.records).toBe(1300);
+    expect(detectionRun.read).toBe(1300);
     expect(detectionRun.pages).toBe(3); // 500 + 500 + 300
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     expect(await h.stored('riskyUsers')).toEqual(h.expected('riskyUsers'));
@@ -44,7 +45,7 @@ describe('sync engine against the Graph emulator and Azurite', () => {
     expect(s.aggregates.by.riskLevel?.high ?? 0).toBe(high);
 
     const [run] = await latestRuns(h.table('SyncRuns'), h.emulator.tenantId, 'riskDetections');
-    expect(run).toMatchObject({ outcome: 'succeeded', records: 1300, pages: 3, trigger: 'test' });
+    expect(run).toMatchObject({ outcome: 'succeeded', read: 1300, pages: 3, trigger: 'test' });
     expect(run!.startedAt).toBeInstanceOf(Date); // typed DateTime columns for BI
     expect(run!.watermarkAfter).toBeInstanceOf(Date);
 
@@ -124,7 +125,7 @@ describe('sync engine against the Graph emulator and Azurite', () => {
     const windowStart = minusMinutes(before[0]!.watermark!, 30);
     const inWindow = h.expected('riskDetections').filter((d) => (d.lastUpdatedDateTime as string) >= windowStart).length;
     expect(inWindow).toBeLessThan(1300 / 10);
-    expect(summaries.find((s) => s.collection === 'riskDetections')!.records).toBe(inWindow);
+    expect(summaries.find((s) => s.collection === 'riskDetections')!.read).toBe(inWindow);
     expect(summaries.every((s) => s.pages === 1 && s.requests === 1)).toBe(true);
     const after = await Promise.all(COLLECTION_NAMES.map(state));
     expect(after.map((s) => [s.watermark, s.aggregates])).toEqual(before.map((s) => [s.watermark, s.aggregates]));

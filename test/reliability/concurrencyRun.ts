@@ -1,3 +1,4 @@
+import { fixedServices } from '../../src/app/services';
 import { buildFunctions } from '../../src/app/functions';
 import { startLocalHost } from '../../tools/host/localHost';
 import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
@@ -82,9 +83,9 @@ export async function runConcurrency(world: World, seed: number, processes?: num
       new Clock(),
     );
     const service = world.service(await own());
-    const host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
+    const host = await startLocalHost({ functions: buildFunctions(service.settings, fixedServices(service)), port: 0, log: quietLogger });
     try {
-      const timer = host.runTimer('syncRiskDetections');
+      const timer = host.runTimer('sync');
       await sleep(rng.int(0, 400));
       const cli = completion(world.spawnCli(['sync', '--json'], await own()));
       const [, manual] = await Promise.all([timer, cli]);
@@ -125,7 +126,7 @@ export async function runConcurrency(world: World, seed: number, processes?: num
 function oneWriterAtATime(proxies: StorageProxy[], label: string): string[] {
   const violations: string[] = [];
   for (const collection of COLLECTION_NAMES) {
-    const table = TABLES[collection];
+    const table = TABLES[collection as keyof typeof TABLES];
     const spans = proxies
       .map((p, i) => {
         const writes = p.log.filter((e) => e.kind === 'batch' && e.tables.includes(table) && e.status < 300).map((e) => e.at);

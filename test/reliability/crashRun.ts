@@ -147,7 +147,7 @@ function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill:
         // Checkpoints are written in the background and coalesce (pages stored together, or while one is being
         // written, give one checkpoint): the first one at or past page `at`.
         match: (r) =>
-          stateBatch(r, 'riskDetections') && r.body.includes('"passNextLink"') && Number(/"passPages":(\d+)[,}]/.exec(r.body)?.[1] ?? 0) >= at,
+          stateBatch(r, 'riskDetections') && r.body.includes('"passJson"') && Number(/"passPages":(\d+)[,}]/.exec(r.body)?.[1] ?? 0) >= at,
         after: () => killThen('drop'),
       });
       break;
@@ -167,7 +167,7 @@ function arm(world: World, child: ChildProcess, mode: KillMode, rng: Prng, kill:
         // The release of a successful pass: no checkpoint, no active run, the outcome of this run.
         match: (r) =>
           stateBatch(r, collection) &&
-          !r.body.includes('"passNextLink"') &&
+          !r.body.includes('"passJson"') &&
           !r.body.includes('"activeRunId"') &&
           r.body.includes('"lastOutcome":"succeeded"'),
         ...(mode === 'watermark-before' ? { before: () => killThen('drop') } : { after: () => killThen('drop') }),

@@ -1,5 +1,6 @@
 import { COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
-import type { Logger, RunSummary } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
+import type { RunSummary } from '../../src/domain/runs';
 import { checkAfterRun, checkFinal, type RunRecordOfTest, type Watermarks } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
 import { describeAction, planSeed, type FaultAction, type FaultStep, type SeedPlan } from './schedule';
@@ -98,7 +99,7 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
       const summary: RunSummary = s.value;
       result.outcomes[summary.outcome] = (result.outcomes[summary.outcome] ?? 0) + 1;
       log(
-        `${label}: ${collection} ${summary.outcome} pages=${summary.pages} records=${summary.records} retries=${summary.retries} restarts=${summary.restarts}${summary.error ? ` error=${summary.error.slice(0, 200)}` : ''}`,
+        `${label}: ${collection} ${summary.outcome} pages=${summary.pages} read=${summary.read} retries=${summary.retries} restarts=${summary.restarts}${summary.error ? ` error=${summary.error.slice(0, 200)}` : ''}`,
       );
       records.push({
         collection: collection as CollectionName,

@@ -1,3 +1,4 @@
+import { fixedServices } from '../../src/app/services';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
@@ -100,7 +101,7 @@ export async function runHttp(world: World, seed: number, numRuns: number): Prom
   const index = { riskDetections: byId('riskDetections'), riskyUsers: byId('riskyUsers') };
   const before = await tableHash(world);
 
-  const host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
+  const host = await startLocalHost({ functions: buildFunctions(service.settings, fixedServices(service)), port: 0, log: quietLogger });
   try {
     const base = new URL(host.url);
     const send = (r: Request) => request(base, r);

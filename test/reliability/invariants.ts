@@ -30,7 +30,7 @@ export interface RunRecordOfTest {
   storeDown?: boolean;
 }
 
-const OUTCOMES = new Set(['succeeded', 'partial', 'failed', 'skipped', 'interrupted']);
+const OUTCOMES = new Set(['succeeded', 'partial', 'failed', 'skipped', 'interrupted', 'unlicensed', 'forbidden']);
 
 export type Watermarks = Partial<Record<CollectionName, string>>;
 

@@ -1,3 +1,4 @@
+import { fixedServices } from '../../src/app/services';
 import http from 'node:http';
 import { buildFunctions } from '../../src/app/functions';
 import { startLocalHost } from '../../tools/host/localHost';
@@ -104,7 +105,7 @@ describe('reliability regressions', () => {
   it('the local host answers a request whose Host header is no host name with a 400 (it used to answer 500)', async () => {
     await tenant(306, 50);
     const service = world.service(env);
-    const host = await startLocalHost({ functions: buildFunctions(service.settings, () => service), port: 0, log: quietLogger });
+    const host = await startLocalHost({ functions: buildFunctions(service.settings, fixedServices(service)), port: 0, log: quietLogger });
     try {
       const port = new URL(host.url).port;
       for (const hostHeader of ['exa mple', '[', '%zz', 'a:b:c']) {

@@ -1,3 +1,4 @@
+import { systemClock } from '../../src/domain/clock';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { fromEntity } from '../../src/store/entityMapping';
 import { runPartitionKey } from '../../src/store/syncRuns';
 import { CollectionStateStore, type CollectionState } from '../../src/store/syncState';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
-import type { Logger } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';
 
@@ -112,7 +113,7 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
     async stored(collection) {
       const rows: Record<string, unknown>[] = [];
       try {
-        for await (const row of direct(TABLES[collection]).listEntities({ disableTypeConversion: true } as never)) {
+        for await (const row of direct(TABLES[collection as keyof typeof TABLES]).listEntities({ disableTypeConversion: true } as never)) {
           rows.push(fromEntity(COLLECTIONS[collection], row as Record<string, unknown>));
         }
       } catch (error) {
@@ -121,8 +122,8 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
       return sortById(rows);
     },
     expected: (collection) =>
-      sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
-    state: (collection) => new CollectionStateStore(direct(TABLES.state), tenantId, collection, 3000).read(),
+      sortById(emulator.list(collection as 'riskDetections', { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+    state: (collection) => new CollectionStateStore(direct(TABLES.state), tenantId, collection, { leaseMs: 3000, clock: systemClock }).read(),
     async runs(collection) {
       const rows: Record<string, unknown>[] = [];
       try {

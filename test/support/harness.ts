@@ -6,12 +6,12 @@ import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } fro
 import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
-import type { Logger } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 
 /**
  * An integration test's world, all over the wire: Azurite (child process, in memory), the Graph emulator (HTTPS on
- * loopback) and its managed-identity endpoint, found by the real DefaultAzureCredential through IDENTITY_ENDPOINT.
+ * loopback) and its managed-identity endpoint, found by the real ManagedIdentityCredential through IDENTITY_ENDPOINT.
  */
 export interface Harness {
   azurite: Azurite;
@@ -71,7 +71,7 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
     SYNC_LEASE_SECONDS: '5',
     ...options.env,
   };
-  // DefaultAzureCredential reads the managed-identity endpoint from the process environment.
+  // The managed-identity credential reads its endpoint from the process environment.
   process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
   process.env.IDENTITY_HEADER = emulator.identityHeader;
   const children = new Set<ChildProcess>();
@@ -127,7 +127,7 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
       return sortById(rows);
     },
     expected: (collection) =>
-      sortById(emulator.list(collection, { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
+      sortById(emulator.list(collection as 'riskDetections', { visibleOnly: true }).map((r) => normalize(collection, r as Record<string, unknown>))),
     table,
     close: async () => {
       for (const child of children) child.kill('SIGKILL');

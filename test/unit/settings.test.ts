@@ -24,7 +24,12 @@ describe('loadSettings', () => {
     expect(s.lookbackMinutes).toBe(30);
     expect(s.initialDays).toBeUndefined();
     expect(s.timeBudgetSeconds).toBe(540);
-    expect(s.collections.riskDetections).toEqual({ schedule: '0 */10 * * * *', scheduleIntervalMs: 600_000, table: 'RiskDetections' });
+    expect(s.collections.riskDetections).toEqual({
+      schedule: '0 */10 * * * *',
+      scheduleIntervalMs: 600_000,
+      table: 'RiskDetections',
+      changesTable: 'RiskDetectionChanges',
+    });
     expect(s.collections.riskyUsers.table).toBe('RiskyUsers');
     expect(s.collections.riskyUsers.scheduleIntervalMs).toBe(30 * 60_000);
     expect(s.stateTable).toBe('SyncState');
@@ -189,10 +194,10 @@ describe('loadSettings: credentials, URLs and keys', () => {
         message: expect.stringMatching(/^must be function or admin: the data routes always need a key .*HTTP_HEALTH_AUTH_LEVEL=anonymous/),
       },
     ]);
-    expect(loadSettings(base).httpHealthAuthLevel).toBe('function');
+    expect(loadSettings(base).healthAuthLevel).toBe('function');
     expect(loadSettings({ ...base, HTTP_HEALTH_AUTH_LEVEL: 'anonymous' })).toMatchObject({
       httpAuthLevel: 'function',
-      httpHealthAuthLevel: 'anonymous',
+      healthAuthLevel: 'anonymous',
     });
     expect(problemsOf({ ...base, HTTP_HEALTH_AUTH_LEVEL: 'admin' })[0]!.setting).toBe('HTTP_HEALTH_AUTH_LEVEL');
   });

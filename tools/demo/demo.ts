@@ -19,6 +19,7 @@ import type { ListeningMessage } from '../host/localHost';
  * child process (as in Azure, the sync runs in its own process) with its timers on fast schedules and the HTTP API.
  */
 const DEMO_SCHEDULES = {
+  SYNC_TIMER_SCHEDULE: '*/5 * * * * *',
   SYNC_SCHEDULE_RISK_DETECTIONS: '*/30 * * * * *',
   SYNC_SCHEDULE_RISKY_USERS: '15 * * * * *',
 };

@@ -4,9 +4,9 @@ import { isIP, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
-import type { FunctionDefinition, HttpFunction, TimerContext, TimerFunction } from '../../src/app/functions';
+import type { FunctionDefinition, HttpFunction, TimerFunction } from '../../src/app/functions';
 import { formatRunLine, type RunLineInput } from '../../src/cli/format';
-import type { Logger } from '../../src/sync/engine';
+import type { Logger } from '../../src/domain/logger';
 
 /**
  * A local stand-in for the Azure Functions host (Core Tools can not be installed here): serves the app's HTTP
@@ -15,7 +15,7 @@ import type { Logger } from '../../src/sync/engine';
  *
  * Requests are taken in origin-form only, with a Host header that is a host[:port] (anything else is a 400 before
  * a URL is built from it), and bodies up to 1 MiB (413 beyond, without reading the rest). Timer runs get an
- * AbortSignal in their context (`signal`), aborted by close(): a run being retried checkpoints and ends.
+ * AbortSignal (the handler's third argument), aborted by close(): a run being retried checkpoints and ends.
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -143,10 +143,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const previous = running.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        const context: TimerContext = Object.assign(invocationContext(name, options.log, true), { signal: stopping.signal });
-        await fn.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never, context);
+        const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never;
+        await fn.handler(timer, invocationContext(name, options.log, true), stopping.signal);
       } catch (error) {
-        options.log.error(`${name} failed: ${(error as Error).message}`);
+        // Stopping, the runs' own lines have said how they ended.
+        if (!stopping.signal.aborted) options.log.error(`${name} failed: ${(error as Error).message}`);
       }
     });
     running.set(name, next);
