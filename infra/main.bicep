@@ -1,9 +1,12 @@
 // azd entry point (`azd up` / `azd provision`): creates the resource group and deploys resources.bicep
-// into it. Parameters come from main.parameters.json, which maps them to azd environment values of the
-// same names as the app settings (azd env set SYNC_SCHEDULE_RISK_DETECTIONS '0 */5 * * * *').
+// into it. Parameters come from main.parameters.json, which maps every app setting to the azd environment value
+// of the same name (azd env set SYNC_SCHEDULE_RISK_DETECTIONS '0 */5 * * * *') and the deployment choices to
+// RISK_SYNC_* values.
 // Without azd: az deployment sub create -l <region> -f infra/main.bicep -p environmentName=<name> location=<region>
 // or deploy infra/resources.bicep into an existing resource group (see docs/deploy.md).
 targetScope = 'subscription'
+
+import { appSettingOverrides } from 'app/types.bicep'
 
 @minLength(1)
 @maxLength(64)
@@ -11,7 +14,7 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Azure region for all resources. Must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@description('Azure region for all resources. With hostingPlan flex it must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
 @metadata({
   azd: {
     type: 'location'
@@ -24,7 +27,14 @@ param resourceGroupName string = ''
 
 // ---------------- hosting ----------------
 
-@description('Memory of each Flex Consumption instance in MB (billed per GB-second of this size).')
+@description('Hosting plan. flex: Flex Consumption (FC1, pay per use; not offered in Azure Government). premium: Elastic Premium EP1 (one instance always on; offered in Azure Government; azd deploy is replaced by a package upload, see docs/deploy.md).')
+@allowed([
+  'flex'
+  'premium'
+])
+param hostingPlan string = 'flex'
+
+@description('Flex Consumption only: memory of each instance in MB (billed per GB-second of this size).')
 @allowed([
   512
   2048
@@ -32,24 +42,44 @@ param resourceGroupName string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@description('Maximum instances per function group (Flex Consumption accepts 40 to 1000; the timers are singletons anyway).')
-@minValue(40)
+@description('Most instances of each function group (Flex Consumption: the HTTP functions, the timer and the queue function each scale on their own instances) or of the app (Premium). 1 keeps on-demand runs on one instance; see docs/deploy.md.')
+@minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
-
-@description('Node.js version of the Functions runtime.')
-@allowed([
-  '20'
-  '22'
-])
-param nodeVersion string = '22'
+param maximumInstanceCount int = 1
 
 @description('Log Analytics retention in days.')
 @minValue(30)
 @maxValue(730)
 param logRetentionDays int = 30
 
-@description('Optional: object id of the person or service principal that runs the risk-sync CLI against the tables (gets Storage Table Data Contributor). Empty: none.')
+// ---------------- the data ----------------
+
+@description('Replication of the storage account that holds the synced tables, which outlive Graph\'s retention: GZRS (zone- and geo-redundant, default), ZRS (zones, one region), GRS (geo, no zones), LRS (one datacenter; cheapest, for tests).')
+@allowed([
+  'GZRS'
+  'ZRS'
+  'GRS'
+  'LRS'
+])
+param storageRedundancy string = 'GZRS'
+
+@description('Management lock on the storage account: CanNotDelete (default; lift it before azd down, see docs/deploy.md) or None.')
+@allowed([
+  'CanNotDelete'
+  'None'
+])
+param dataLock string = 'CanNotDelete'
+
+@description('Scope of the table roles: table (each table the settings name; the template creates them) or account (every table of the account, should a table-scoped role ever not let the app start).')
+@allowed([
+  'table'
+  'account'
+])
+param tableRoleScope string = 'table'
+
+// ---------------- people ----------------
+
+@description('Optional: object id of the person or service principal that runs the risk-sync CLI against the tables (gets Storage Table Data Contributor on them). Empty: none.')
 param operatorPrincipalId string = ''
 
 @description('Type of operatorPrincipalId.')
@@ -60,92 +90,21 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
-// ---------------- the app's settings (src/config/settings.ts) ----------------
+@description('Premium only: object id of who uploads the deployment package (gets Storage Blob Data Contributor on the package container). azd maps the signed-in principal. Empty: none.')
+param packagePublisherPrincipalId string = ''
 
-@description('AZURE_TENANT_ID: the tenant synced, written on every row. Empty: the tenant of this subscription, which is also the only tenant the managed identity can get tokens in (set it only to use the tenant\'s domain name instead of its id).')
-param tenantId string = ''
-
-@description('GRAPH_CLOUD: national cloud of Microsoft Graph (global, usgov = US Gov L4, usgovdod = US Gov L5/DoD).')
+@description('Type of packagePublisherPrincipalId.')
 @allowed([
-  'global'
-  'usgov'
-  'usgovdod'
+  'User'
+  'Group'
+  'ServicePrincipal'
 ])
-param graphCloud string = 'global'
+param packagePublisherPrincipalType string = 'User'
 
-@description('GRAPH_MAX_RPS: Graph requests per second for the tenant, shared by all collections (Identity Protection allows 1 per tenant for all apps together).')
-@minLength(1)
-param graphMaxRps string = '1'
+// ---------------- the app's settings ----------------
 
-@description('GRAPH_MAX_RETRIES: retries of one Graph request after 429, 5xx or a transport failure.')
-@minLength(1)
-param graphMaxRetries string = '8'
-
-@description('GRAPH_RETRY_BASE_MS: first retry delay in milliseconds; doubles on each retry, with jitter, up to 60 s.')
-@minLength(1)
-param graphRetryBaseMs string = '2000'
-
-@description('GRAPH_REQUEST_TIMEOUT_SECONDS: a Graph request with no complete answer by then is retried.')
-@minLength(1)
-param graphRequestTimeoutSeconds string = '60'
-
-@description('SYNC_LOOKBACK_MINUTES: window re-read behind the watermark on every run (late and re-scored detections).')
-@minLength(1)
-param syncLookbackMinutes string = '30'
-
-@description('SYNC_INITIAL_DAYS: the first run (or --full) reads only this many days back; empty reads everything Graph still holds.')
-param syncInitialDays string = ''
-
-@description('SYNC_TIME_BUDGET_SECONDS: how long one timer run may page before it checkpoints and stops; keep it below functionTimeout in host.json (600 s).')
-@minLength(1)
-param syncTimeBudgetSeconds string = '540'
-
-@description('SYNC_LEASE_SECONDS: lease that keeps two runs of one collection apart; renewed while a run is alive.')
-@minLength(1)
-param syncLeaseSeconds string = '120'
-
-@description('SYNC_CHECKPOINT_SECONDS: Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one.')
-param syncCheckpointSeconds string = '1'
-
-@description('SYNC_SCHEDULE_RISK_DETECTIONS: NCRONTAB schedule (6 fields, UTC) of the risk detections timer.')
-@minLength(11)
-param syncScheduleRiskDetections string = '0 */10 * * * *'
-
-@description('SYNC_SCHEDULE_RISKY_USERS: NCRONTAB schedule (6 fields, UTC) of the risky users timer.')
-@minLength(11)
-param syncScheduleRiskyUsers string = '0 5,35 * * * *'
-
-@description('TABLE_RISK_DETECTIONS: table that holds risk detections (lowercase names avoid a Power Query Entra-auth issue, see docs/deploy.md).')
-@minLength(3)
-@maxLength(63)
-param tableRiskDetections string = 'RiskDetections'
-
-@description('TABLE_RISKY_USERS: table that holds risky users.')
-@minLength(3)
-@maxLength(63)
-param tableRiskyUsers string = 'RiskyUsers'
-
-@description('TABLE_SYNC_STATE: table of watermarks, checkpoints, leases and aggregates.')
-@minLength(3)
-@maxLength(63)
-param tableSyncState string = 'SyncState'
-
-@description('TABLE_SYNC_RUNS: table with one row per run.')
-@minLength(3)
-@maxLength(63)
-param tableSyncRuns string = 'SyncRuns'
-
-@description('SNAPSHOT_STALE_AFTER_RUNS: a collection is stale when its last success is older than this many schedule intervals.')
-@minLength(1)
-param snapshotStaleAfterRuns string = '3'
-
-@description('HTTP_AUTH_LEVEL: auth level of the HTTP functions.')
-@allowed([
-  'function'
-  'admin'
-  'anonymous'
-])
-param httpAuthLevel string = 'function'
+@description('The app\'s own settings (src/config/settings.ts), by name, over the defaults of infra/app-settings.json; empty values keep the default. main.parameters.json maps each to the azd environment value of the same name.')
+param appSettings appSettingOverrides = {}
 
 var tags = {
   'azd-env-name': environmentName
@@ -166,31 +125,18 @@ module resources 'resources.bicep' = {
     location: location
     resourceToken: resourceToken
     tags: tags
+    hostingPlan: hostingPlan
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
-    nodeVersion: nodeVersion
     logRetentionDays: logRetentionDays
+    storageRedundancy: storageRedundancy
+    dataLock: dataLock
+    tableRoleScope: tableRoleScope
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
-    tenantId: tenantId
-    graphCloud: graphCloud
-    graphMaxRps: graphMaxRps
-    graphMaxRetries: graphMaxRetries
-    graphRetryBaseMs: graphRetryBaseMs
-    graphRequestTimeoutSeconds: graphRequestTimeoutSeconds
-    syncLookbackMinutes: syncLookbackMinutes
-    syncInitialDays: syncInitialDays
-    syncTimeBudgetSeconds: syncTimeBudgetSeconds
-    syncLeaseSeconds: syncLeaseSeconds
-    syncCheckpointSeconds: syncCheckpointSeconds
-    syncScheduleRiskDetections: syncScheduleRiskDetections
-    syncScheduleRiskyUsers: syncScheduleRiskyUsers
-    tableRiskDetections: tableRiskDetections
-    tableRiskyUsers: tableRiskyUsers
-    tableSyncState: tableSyncState
-    tableSyncRuns: tableSyncRuns
-    snapshotStaleAfterRuns: snapshotStaleAfterRuns
-    httpAuthLevel: httpAuthLevel
+    packagePublisherPrincipalId: packagePublisherPrincipalId
+    packagePublisherPrincipalType: packagePublisherPrincipalType
+    appSettings: appSettings
   }
 }
 
@@ -201,6 +147,9 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
 output AZURE_FUNCTION_APP_URL string = resources.outputs.functionAppUrl
 output AZURE_STORAGE_ACCOUNT_NAME string = resources.outputs.storageAccountName
+output AZURE_DEPLOYMENT_CONTAINER_NAME string = resources.outputs.deploymentContainerName
+output AZURE_HOSTING_PLAN string = hostingPlan
+output AZURE_FUNCTION_PACKAGE_URL string = resources.outputs.packageUrl
 output TABLES_ENDPOINT string = resources.outputs.tablesEndpoint
 output MANAGED_IDENTITY_PRINCIPAL_ID string = resources.outputs.managedIdentityPrincipalId
 output MANAGED_IDENTITY_CLIENT_ID string = resources.outputs.managedIdentityClientId

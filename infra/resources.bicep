@@ -1,15 +1,18 @@
 // Everything entra-risk-sync needs, in one resource group. main.bicep (azd, subscription scope) creates the
 // resource group and deploys this file into it; without azd, deploy this file directly:
 //   az deployment group create -g <resource-group> -f infra/resources.bicep -p environmentName=<name>
-// Parameter defaults are the defaults of src/config/settings.ts (test/infra checks that they agree).
+// The app's settings are one object: the defaults of infra/app-settings.json (generated from
+// src/config/settings.ts SETTINGS by scripts/infra-settings.js) with the appSettings parameter merged over them.
 targetScope = 'resourceGroup'
+
+import { appSettingOverrides } from 'app/types.bicep'
 
 @minLength(1)
 @maxLength(64)
 @description('Name of the environment (azd environment name); part of resource names and the azd-env-name tag.')
 param environmentName string
 
-@description('Azure region for all resources. Must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@description('Azure region for all resources. With hostingPlan flex it must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
 param location string = resourceGroup().location
 
 @description('Suffix that makes resource names unique. Default: derived from subscription, resource group, environment and location.')
@@ -20,7 +23,14 @@ param tags object = {}
 
 // ---------------- hosting ----------------
 
-@description('Memory of each Flex Consumption instance in MB (billed per GB-second of this size).')
+@description('Hosting plan. flex: Flex Consumption (FC1, pay per use; not offered in Azure Government). premium: Elastic Premium EP1 (one instance always on; offered in Azure Government; azd deploy is replaced by a package upload, see docs/deploy.md).')
+@allowed([
+  'flex'
+  'premium'
+])
+param hostingPlan string = 'flex'
+
+@description('Flex Consumption only: memory of each instance in MB (billed per GB-second of this size).')
 @allowed([
   512
   2048
@@ -28,24 +38,44 @@ param tags object = {}
 ])
 param instanceMemoryMB int = 2048
 
-@description('Maximum instances per function group (Flex Consumption accepts 40 to 1000; the timers are singletons anyway).')
-@minValue(40)
+@description('Most instances of each function group (Flex Consumption: the HTTP functions, the timer and the queue function each scale on their own instances) or of the app (Premium). 1 keeps on-demand runs on one instance; see docs/deploy.md.')
+@minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
-
-@description('Node.js version of the Functions runtime.')
-@allowed([
-  '20'
-  '22'
-])
-param nodeVersion string = '22'
+param maximumInstanceCount int = 1
 
 @description('Log Analytics retention in days.')
 @minValue(30)
 @maxValue(730)
 param logRetentionDays int = 30
 
-@description('Optional: object id of the person or service principal that runs the risk-sync CLI against the tables (gets Storage Table Data Contributor). Empty: none.')
+// ---------------- the data ----------------
+
+@description('Replication of the storage account that holds the synced tables, which outlive Graph\'s retention: GZRS (zone- and geo-redundant, default), ZRS (zones, one region), GRS (geo, no zones), LRS (one datacenter; cheapest, for tests).')
+@allowed([
+  'GZRS'
+  'ZRS'
+  'GRS'
+  'LRS'
+])
+param storageRedundancy string = 'GZRS'
+
+@description('Management lock on the storage account: CanNotDelete (default; lift it before azd down, see docs/deploy.md) or None.')
+@allowed([
+  'CanNotDelete'
+  'None'
+])
+param dataLock string = 'CanNotDelete'
+
+@description('Scope of the table roles: table (each table the settings name; the template creates them) or account (every table of the account, should a table-scoped role ever not let the app start).')
+@allowed([
+  'table'
+  'account'
+])
+param tableRoleScope string = 'table'
+
+// ---------------- people ----------------
+
+@description('Optional: object id of the person or service principal that runs the risk-sync CLI against the tables (gets Storage Table Data Contributor on them). Empty: none.')
 param operatorPrincipalId string = ''
 
 @description('Type of operatorPrincipalId.')
@@ -56,95 +86,34 @@ param operatorPrincipalId string = ''
 ])
 param operatorPrincipalType string = 'User'
 
+@description('Premium only: object id of who uploads the deployment package (gets Storage Blob Data Contributor on the package container). Empty: none.')
+param packagePublisherPrincipalId string = ''
+
+@description('Type of packagePublisherPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param packagePublisherPrincipalType string = 'User'
+
 // ---------------- the app's settings ----------------
 
-@description('AZURE_TENANT_ID: the tenant synced, written on every row. Empty: the tenant of this subscription, which is also the only tenant the managed identity can get tokens in (set it only to use the tenant\'s domain name instead of its id).')
-param tenantId string = ''
+@description('The app\'s own settings (src/config/settings.ts), by name, over the defaults of infra/app-settings.json; empty values keep the default.')
+param appSettings appSettingOverrides = {}
 
-@description('GRAPH_CLOUD: national cloud of Microsoft Graph (global, usgov = US Gov L4, usgovdod = US Gov L5/DoD).')
-@allowed([
-  'global'
-  'usgov'
-  'usgovdod'
-])
-param graphCloud string = 'global'
-
-@description('GRAPH_MAX_RPS: Graph requests per second for the tenant, shared by all collections (Identity Protection allows 1 per tenant for all apps together).')
-@minLength(1)
-param graphMaxRps string = '1'
-
-@description('GRAPH_MAX_RETRIES: retries of one Graph request after 429, 5xx or a transport failure.')
-@minLength(1)
-param graphMaxRetries string = '8'
-
-@description('GRAPH_RETRY_BASE_MS: first retry delay in milliseconds; doubles on each retry, with jitter, up to 60 s.')
-@minLength(1)
-param graphRetryBaseMs string = '2000'
-
-@description('GRAPH_REQUEST_TIMEOUT_SECONDS: a Graph request with no complete answer by then is retried.')
-@minLength(1)
-param graphRequestTimeoutSeconds string = '60'
-
-@description('SYNC_LOOKBACK_MINUTES: window re-read behind the watermark on every run (late and re-scored detections).')
-@minLength(1)
-param syncLookbackMinutes string = '30'
-
-@description('SYNC_INITIAL_DAYS: the first run (or --full) reads only this many days back; empty reads everything Graph still holds.')
-param syncInitialDays string = ''
-
-@description('SYNC_TIME_BUDGET_SECONDS: how long one timer run may page before it checkpoints and stops; keep it below functionTimeout in host.json (600 s).')
-@minLength(1)
-param syncTimeBudgetSeconds string = '540'
-
-@description('SYNC_LEASE_SECONDS: lease that keeps two runs of one collection apart; renewed while a run is alive.')
-@minLength(1)
-param syncLeaseSeconds string = '120'
-
-@description('SYNC_CHECKPOINT_SECONDS: Least time between two checkpoints of a pass in progress (0: after every page); a killed run resumes from the last one.')
-param syncCheckpointSeconds string = '1'
-
-@description('SYNC_SCHEDULE_RISK_DETECTIONS: NCRONTAB schedule (6 fields, UTC) of the risk detections timer.')
-@minLength(11)
-param syncScheduleRiskDetections string = '0 */10 * * * *'
-
-@description('SYNC_SCHEDULE_RISKY_USERS: NCRONTAB schedule (6 fields, UTC) of the risky users timer.')
-@minLength(11)
-param syncScheduleRiskyUsers string = '0 5,35 * * * *'
-
-@description('TABLE_RISK_DETECTIONS: table that holds risk detections (lowercase names avoid a Power Query Entra-auth issue, see docs/deploy.md).')
-@minLength(3)
-@maxLength(63)
-param tableRiskDetections string = 'RiskDetections'
-
-@description('TABLE_RISKY_USERS: table that holds risky users.')
-@minLength(3)
-@maxLength(63)
-param tableRiskyUsers string = 'RiskyUsers'
-
-@description('TABLE_SYNC_STATE: table of watermarks, checkpoints, leases and aggregates.')
-@minLength(3)
-@maxLength(63)
-param tableSyncState string = 'SyncState'
-
-@description('TABLE_SYNC_RUNS: table with one row per run.')
-@minLength(3)
-@maxLength(63)
-param tableSyncRuns string = 'SyncRuns'
-
-@description('SNAPSHOT_STALE_AFTER_RUNS: a collection is stale when its last success is older than this many schedule intervals.')
-@minLength(1)
-param snapshotStaleAfterRuns string = '3'
-
-@description('HTTP_AUTH_LEVEL: auth level of the HTTP functions.')
-@allowed([
-  'function'
-  'admin'
-  'anonymous'
-])
-param httpAuthLevel string = 'function'
+// The defaults of every setting the deployment sets (secrets and local-only switches are not in the file).
+var settingDefaults = loadJsonContent('app-settings.json').settings
+// Empty overrides keep the default (azd passes every mapped setting, set or not). settingDefaults[s.key] fails the
+// deployment with "The language expression property '<name>' doesn't exist" when an override names no setting of
+// the app (a misspelt name), instead of deploying a setting the app never reads.
+var settingOverrides = toObject(filter(items(appSettings), s => !empty(s.value)), s => s.key, s => '${s.value}${take(settingDefaults[s.key], 0)}')
+var settings = union(settingDefaults, settingOverrides)
 
 var allTags = union(tags, { 'azd-env-name': environmentName })
-var effectiveTenantId = empty(tenantId) ? subscription().tenantId : tenantId
+var effectiveTenantId = empty(settings.AZURE_TENANT_ID) ? subscription().tenantId : settings.AZURE_TENANT_ID
+// Every TABLE_* setting names a table of the app: the template creates each one and scopes the table roles to it.
+var tableNames = map(filter(items(settings), s => startsWith(s.key, 'TABLE_')), s => s.value)
 var functionAppName = 'func-risk-${resourceToken}'
 // Container names: 3-63 lowercase letters, digits and hyphens.
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
@@ -164,7 +133,11 @@ module storage 'app/storage.bicep' = {
     name: 'strisk${take(resourceToken, 18)}'
     location: location
     tags: allTags
+    redundancy: storageRedundancy
+    dataLock: dataLock
     deploymentContainerName: deploymentContainerName
+    tableNames: tableNames
+    runsQueueName: settings.RUNS_QUEUE
   }
 }
 
@@ -185,14 +158,21 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     appPrincipalId: identity.outputs.principalId
+    tableNames: storage.outputs.tableNames
+    tableRoleScope: tableRoleScope
+    runsQueueName: storage.outputs.runsQueueName
+    runsPoisonQueueName: storage.outputs.runsPoisonQueueName
+    deploymentContainerName: storage.outputs.deploymentContainerName
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+    packagePublisherPrincipalId: hostingPlan == 'premium' ? packagePublisherPrincipalId : ''
+    packagePublisherPrincipalType: packagePublisherPrincipalType
   }
 }
 
 module functionApp 'app/function-app.bicep' = {
   name: 'function-app'
-  // The app reads its deployment package and host storage as soon as it starts: roles first.
+  // The app reads its deployment package, host storage, tables and queue as soon as it starts: roles first.
   dependsOn: [
     rbac
   ]
@@ -202,44 +182,30 @@ module functionApp 'app/function-app.bicep' = {
     location: location
     tags: allTags
     serviceName: 'api'
+    hostingPlan: hostingPlan
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    nodeVersion: nodeVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     tenantId: effectiveTenantId
-    graphCloud: graphCloud
-    graphMaxRps: graphMaxRps
-    graphMaxRetries: graphMaxRetries
-    graphRetryBaseMs: graphRetryBaseMs
-    graphRequestTimeoutSeconds: graphRequestTimeoutSeconds
-    syncLookbackMinutes: syncLookbackMinutes
-    syncInitialDays: syncInitialDays
-    syncTimeBudgetSeconds: syncTimeBudgetSeconds
-    syncLeaseSeconds: syncLeaseSeconds
-    syncCheckpointSeconds: syncCheckpointSeconds
-    syncScheduleRiskDetections: syncScheduleRiskDetections
-    syncScheduleRiskyUsers: syncScheduleRiskyUsers
-    tableRiskDetections: tableRiskDetections
-    tableRiskyUsers: tableRiskyUsers
-    tableSyncState: tableSyncState
-    tableSyncRuns: tableSyncRuns
-    snapshotStaleAfterRuns: snapshotStaleAfterRuns
-    httpAuthLevel: httpAuthLevel
+    settings: settings
   }
 }
 
 output functionAppName string = functionApp.outputs.name
 output functionAppUrl string = functionApp.outputs.url
 output storageAccountName string = storage.outputs.name
+output deploymentContainerName string = storage.outputs.deploymentContainerName
+output runsQueueName string = storage.outputs.runsQueueName
+output packageUrl string = functionApp.outputs.packageUrl
 output tablesEndpoint string = functionApp.outputs.tableEndpoint
 output managedIdentityPrincipalId string = identity.outputs.principalId
 output managedIdentityClientId string = identity.outputs.clientId
 output managedIdentityName string = identity.outputs.name
 output tenantId string = effectiveTenantId
-output graphCloud string = graphCloud
+output graphCloud string = settings.GRAPH_CLOUD
 output applicationInsightsName string = monitoring.outputs.applicationInsightsName
 output logAnalyticsWorkspaceName string = monitoring.outputs.logAnalyticsWorkspaceName

@@ -3,19 +3,34 @@
  * host (`serve`, `start` with real settings), the demo (`start` without) and the Graph emulator. bin/risk-sync.js adds
  * them to the product's CLI when this folder is built (it is not part of the deployment package).
  */
+import { type Command, Option } from 'commander';
 import { fixedServices } from '../src/app/services';
-import type { Command } from 'commander';
 import { buildFunctions } from '../src/app/functions';
 import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
 import { hasRealSettings } from '../src/config/localSettings';
 import type { Settings } from '../src/config/settings';
 import { createSyncService } from '../src/sync/service';
+import type { StandaloneEmulatorOptions } from './demo/demo';
 import { PortInUseError, startLocalHost, type ListeningMessage, type LocalHost } from './host/localHost';
 
 function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new Error('expected a positive number');
   return n;
+}
+
+function parseProbability(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new Error('expected a probability from 0 to 1');
+  return n;
+}
+
+/** `--permissions IdentityRiskEvent.Read.All,IdentityRiskyUser.Read.All`; an empty string grants none. */
+function parsePermissions(value: string): string[] {
+  return value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
 }
 
 export function addLocalCommands(program: Command): void {
@@ -35,12 +50,13 @@ export function addLocalCommands(program: Command): void {
     .command('start')
     .description('npm start: with real settings, the local host with timers and a first sync on port 7071; without, the demo')
     .option('-p, --port <port>', 'port of the HTTP API', parsePort, 7071)
-    .action(async (opts: { port: number }) => {
+    .option('--phantom-next-link', 'demo: the emulator sends the phantom last next link of microsoft-graph-docs#16332')
+    .action(async (opts: { port: number; phantomNextLink?: boolean }) => {
       if (hasRealSettings()) {
         await serve(settingsOrExit(), { port: opts.port, host: '127.0.0.1', timers: true, syncNow: true });
       } else {
         const { runDemo } = loadDemo();
-        process.exitCode = await runDemo({ port: opts.port });
+        process.exitCode = await runDemo({ port: opts.port, phantomNextLink: opts.phantomNextLink === true });
       }
     });
 
@@ -53,7 +69,25 @@ export function addLocalCommands(program: Command): void {
     .option('--seed <n>', 'random seed', parsePositive, 1)
     .option('--no-throttling', 'answer every request (no 1 request/s budget)')
     .option('--activity', 'keep the data changing like a live tenant')
-    .action(async (opts: { port: number; detections: number; users: number; seed: number; throttling: boolean; activity?: boolean }) => {
+    .addOption(
+      new Option(
+        '--licence <licence>',
+        'the tenant licence: without P2 riskyUsers answer 403, without P1 riskDetections too; P1 hides premium detections',
+      )
+        .choices(['P2', 'P1', 'none'])
+        .default('P2'),
+    )
+    .addOption(
+      new Option('--unlicensed-code <code>', 'the error code of the licence 403s')
+        .choices(['Authentication_RequestFromNonPremiumTenantOrB2CTenant', 'NoLicense'])
+        .default('Authentication_RequestFromNonPremiumTenantOrB2CTenant'),
+    )
+    .option('--permissions <list>', 'application permissions the tokens carry, comma-separated (default: both read permissions)', parsePermissions)
+    .option('--phantom-next-link', 'a last page of exactly $top records still has a next link, which answers 400 (microsoft-graph-docs#16332)')
+    .option('--history-only-current', 'riskyUsers/{id}/history returns the current item only (microsoft-graph-docs#16407)')
+    .option('--late-offline <probability>', 'with the activity: chance per round of an offline detection surfacing up to 48 h late', parseProbability)
+    .option('--rescore <probability>', 'with the activity: chance per round of an offline detection re-scored late', parseProbability)
+    .action(async (opts: StandaloneEmulatorOptions) => {
       const { runStandaloneEmulator } = loadDemo();
       await runStandaloneEmulator(opts);
     });

@@ -1,31 +1,44 @@
-// Flex Consumption plan + the function app. The app runs as the user-assigned identity only: host storage,
-// deployment package, tables, Application Insights and Graph all authenticate with it, no keys anywhere.
+// The hosting plan + the function app. The app runs as the user-assigned identity only: host storage, deployment
+// package, tables, the run queue, Application Insights and Graph all authenticate with it, no keys anywhere.
 //
-// App settings are in objects whose names end in AppSettings (tests read them):
-//   hostStorageAppSettings  identity-based AzureWebJobsStorage (account name in public Azure, service URIs
-//                           in sovereign clouds, where the account-name form cannot build the host names)
-//   platformAppSettings     the rest of what the Functions host needs
-//   syncAppSettings         the app's own settings: every name in src/config/settings.ts SETTINGS that the
-//                           deployment controls. Secrets and testing-only settings (AZURE_CLIENT_SECRET,
-//                           AZURE_CLIENT_CERTIFICATE_PATH, TABLES_CONNECTION_STRING, GRAPH_ENDPOINT) are
-//                           deliberately absent.
-// FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_TIME_ZONE and the
-// content-share settings are not supported on Flex Consumption (runtime/scale live in functionAppConfig).
+// Two hosting plans, one shape each (planShapes, siteShapes, hostingAppSettings):
+//   flex     Flex Consumption (FC1): runtime, scale and the deployment container live in functionAppConfig; the
+//            platform rejects siteConfig.ftpsState and the FUNCTIONS_*/WEBSITE_* settings Premium needs.
+//   premium  Elastic Premium (EP1, Linux) for clouds without Flex Consumption (Azure Government): runtime in
+//            siteConfig.linuxFxVersion, FUNCTIONS_WORKER_RUNTIME/FUNCTIONS_EXTENSION_VERSION app settings, and no
+//            Azure Files content share (it needs an account key): the app runs from the package blob
+//            (WEBSITE_RUN_FROM_PACKAGE) read with its identity.
+//
+// App settings are in objects whose names end in AppSettings (tests read them), merged into appSettings:
+//   hostStorageAppSettings   identity-based AzureWebJobsStorage (account name in public Azure, service URIs in
+//                            sovereign clouds, where the account-name form cannot build the host names)
+//   platformAppSettings      the rest of what the Functions host and the Azure SDK need
+//   hostingAppSettings       what the hosting plan needs (Premium only)
+//   runsQueueAppSettings     the identity-based connection 'RunsQueue' of the queue trigger
+//   settings                 the app's own settings (parameter: infra/app-settings.json + overrides)
+//   computedAppSettings      the app's settings the template computes; they win over `settings`
 
 @description('Function app name (globally unique: <name>.azurewebsites.net).')
 param name string
 
-@description('Flex Consumption plan name.')
+@description('Hosting plan name.')
 param planName string
 
-@description('Azure region (must offer Flex Consumption: az functionapp list-flexconsumption-locations).')
+@description('Azure region (with hostingPlan flex it must offer Flex Consumption: az functionapp list-flexconsumption-locations).')
 param location string
 
-@description('Tags for the plan.')
+@description('Tags for the plan and the app.')
 param tags object = {}
 
 @description('Value of the azd-service-name tag: azd deploys the service of that name to this app.')
 param serviceName string = 'api'
+
+@description('flex: Flex Consumption (FC1). premium: Elastic Premium (EP1, Linux).')
+@allowed([
+  'flex'
+  'premium'
+])
+param hostingPlan string = 'flex'
 
 @description('Resource id of the user-assigned managed identity.')
 param identityId string
@@ -33,7 +46,7 @@ param identityId string
 @description('Client id of the user-assigned managed identity.')
 param identityClientId string
 
-@description('Storage account for host storage, deployment package and tables.')
+@description('Storage account for host storage, deployment package, tables and the run queue.')
 param storageAccountName string
 
 @description('Blob container that holds the deployment package.')
@@ -42,14 +55,7 @@ param deploymentContainerName string
 @description('Application Insights component name.')
 param applicationInsightsName string
 
-@description('Node.js version of the Functions runtime.')
-@allowed([
-  '20'
-  '22'
-])
-param nodeVersion string = '22'
-
-@description('Memory of each instance in MB (billing is per GB-second of this size).')
+@description('Flex Consumption only: memory of each instance in MB (billing is per GB-second of this size).')
 @allowed([
   512
   2048
@@ -57,51 +63,21 @@ param nodeVersion string = '22'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances per function group. The timers are singletons; this only caps HTTP scale-out.')
-@minValue(40)
+@description('Most instances of each function group (Flex Consumption) or of the app (Premium).')
+@minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 1
 
-// ---- the app's settings (names and meaning: src/config/settings.ts) ----
-@description('AZURE_TENANT_ID: tenant synced and written on every row.')
+@description('AZURE_TENANT_ID: the tenant synced and written on every row.')
 param tenantId string
-@description('GRAPH_CLOUD')
-param graphCloud string
-@description('GRAPH_MAX_RPS')
-param graphMaxRps string
-@description('GRAPH_MAX_RETRIES')
-param graphMaxRetries string
-@description('GRAPH_RETRY_BASE_MS')
-param graphRetryBaseMs string
-@description('GRAPH_REQUEST_TIMEOUT_SECONDS')
-param graphRequestTimeoutSeconds string
-@description('SYNC_LOOKBACK_MINUTES')
-param syncLookbackMinutes string
-@description('SYNC_INITIAL_DAYS (empty: read everything Graph still holds)')
-param syncInitialDays string
-@description('SYNC_TIME_BUDGET_SECONDS')
-param syncTimeBudgetSeconds string
-@description('SYNC_LEASE_SECONDS')
-param syncLeaseSeconds string
 
-@description('SYNC_CHECKPOINT_SECONDS')
-param syncCheckpointSeconds string
-@description('SYNC_SCHEDULE_RISK_DETECTIONS')
-param syncScheduleRiskDetections string
-@description('SYNC_SCHEDULE_RISKY_USERS')
-param syncScheduleRiskyUsers string
-@description('TABLE_RISK_DETECTIONS')
-param tableRiskDetections string
-@description('TABLE_RISKY_USERS')
-param tableRiskyUsers string
-@description('TABLE_SYNC_STATE')
-param tableSyncState string
-@description('TABLE_SYNC_RUNS')
-param tableSyncRuns string
-@description('SNAPSHOT_STALE_AFTER_RUNS')
-param snapshotStaleAfterRuns string
-@description('HTTP_AUTH_LEVEL')
-param httpAuthLevel string
+@description('The app\'s own settings (src/config/settings.ts): the defaults of infra/app-settings.json with the overrides merged over them.')
+param settings object
+
+// Node.js of the Functions runtime: Node 22 (Node 20 is out of support).
+var nodeVersion = '22'
+// Premium runs from this blob of the deployment container (docs/deploy.md: deploying on Premium).
+var packageBlobName = 'function-app.zip'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -111,9 +87,12 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-// The account's table endpoint without the trailing slash ARM returns (https://<account>.table.core.windows.net).
+// The account's endpoints without the trailing slash ARM returns (https://<account>.table.core.windows.net).
 var rawTableEndpoint = storage.properties.primaryEndpoints.table
 var tableEndpoint = endsWith(rawTableEndpoint, '/') ? substring(rawTableEndpoint, 0, length(rawTableEndpoint) - 1) : rawTableEndpoint
+var rawQueueEndpoint = storage.properties.primaryEndpoints.queue
+var queueEndpoint = endsWith(rawQueueEndpoint, '/') ? substring(rawQueueEndpoint, 0, length(rawQueueEndpoint) - 1) : rawQueueEndpoint
+var packageUrl = '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}/${packageBlobName}'
 
 // Identity-based host storage. The account-name form builds *.core.windows.net host names, so it is used in
 // public Azure only; sovereign clouds get the service URIs ARM reports for the account.
@@ -132,65 +111,73 @@ var platformAppSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // DefaultAzureCredential tries the managed identity only: no environment, workload-identity or developer
+  // credential can be picked up by accident, and a broken identity fails at once instead of after the chain.
+  AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential'
 }
 
-var syncAppSettings = {
+var premiumAppSettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'node'
+  WEBSITE_RUN_FROM_PACKAGE: packageUrl
+  WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: identityId
+}
+var hostingAppSettings = hostingPlan == 'premium' ? premiumAppSettings : {}
+
+// The queue trigger of the run requests names the connection 'RunsQueue' (identity-based: no connection string).
+var runsQueueAppSettings = {
+  RunsQueue__queueServiceUri: queueEndpoint
+  RunsQueue__credential: 'managedidentity'
+  RunsQueue__clientId: identityClientId
+}
+
+var computedAppSettings = {
   AZURE_TENANT_ID: tenantId
   AZURE_CLIENT_ID: identityClientId
-  GRAPH_CLOUD: graphCloud
   TABLES_ENDPOINT: tableEndpoint
-  GRAPH_MAX_RPS: graphMaxRps
-  GRAPH_MAX_RETRIES: graphMaxRetries
-  GRAPH_RETRY_BASE_MS: graphRetryBaseMs
-  GRAPH_REQUEST_TIMEOUT_SECONDS: graphRequestTimeoutSeconds
-  SYNC_LOOKBACK_MINUTES: syncLookbackMinutes
-  SYNC_INITIAL_DAYS: syncInitialDays
-  SYNC_TIME_BUDGET_SECONDS: syncTimeBudgetSeconds
-  SYNC_LEASE_SECONDS: syncLeaseSeconds
-  SYNC_CHECKPOINT_SECONDS: syncCheckpointSeconds
-  SYNC_SCHEDULE_RISK_DETECTIONS: syncScheduleRiskDetections
-  SYNC_SCHEDULE_RISKY_USERS: syncScheduleRiskyUsers
-  TABLE_RISK_DETECTIONS: tableRiskDetections
-  TABLE_RISKY_USERS: tableRiskyUsers
-  TABLE_SYNC_STATE: tableSyncState
-  TABLE_SYNC_RUNS: tableSyncRuns
-  SNAPSHOT_STALE_AFTER_RUNS: snapshotStaleAfterRuns
-  HTTP_AUTH_LEVEL: httpAuthLevel
+  QUEUE_ENDPOINT: queueEndpoint
 }
 
-var appSettings = union(hostStorageAppSettings, platformAppSettings, syncAppSettings)
+var appSettings = union(hostStorageAppSettings, platformAppSettings, hostingAppSettings, runsQueueAppSettings, settings, computedAppSettings)
+
+var planShapes = {
+  flex: {
+    kind: 'functionapp'
+    sku: {
+      name: 'FC1'
+      tier: 'FlexConsumption'
+    }
+    properties: {
+      reserved: true
+    }
+  }
+  premium: {
+    kind: 'elastic'
+    sku: {
+      name: 'EP1'
+      tier: 'ElasticPremium'
+    }
+    properties: {
+      reserved: true
+      maximumElasticWorkerCount: maximumInstanceCount
+    }
+  }
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
   tags: tags
-  kind: 'functionapp'
-  sku: {
-    name: 'FC1'
-    tier: 'FlexConsumption'
-  }
-  properties: {
-    reserved: true
-  }
+  kind: planShapes[hostingPlan].kind
+  sku: planShapes[hostingPlan].sku
+  properties: planShapes[hostingPlan].properties
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  name: name
-  location: location
-  tags: union(tags, { 'azd-service-name': serviceName })
-  kind: 'functionapp,linux'
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
-  }
-  properties: {
-    serverFarmId: plan.id
-    httpsOnly: true
+var siteShapes = {
+  // Flex Consumption: no ftpsState (rejected); FTP and SCM basic auth are off through the policies below.
+  flex: {
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -213,10 +200,56 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
   }
+  premium: {
+    siteConfig: {
+      linuxFxVersion: 'Node|${nodeVersion}'
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      functionAppScaleLimit: maximumInstanceCount
+      minimumElasticInstanceCount: 1
+    }
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: union(
+    {
+      serverFarmId: plan.id
+      httpsOnly: true
+    },
+    siteShapes[hostingPlan]
+  )
+}
+
+// No FTP and no SCM (Kudu) basic authentication: deployments authenticate with Entra ID (azd does).
+resource ftpBasicPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
 }
 
 // The complete app settings of the app (a PUT replaces them all: a value changed in the portal is reset by
-// the next provision; change the template parameters instead, see docs/deploy.md).
+// the next provision; change the appSettings parameter instead, see docs/deploy.md).
 resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
@@ -228,3 +261,6 @@ output id string = functionApp.id
 output defaultHostName string = functionApp.properties.defaultHostName
 output url string = 'https://${functionApp.properties.defaultHostName}'
 output tableEndpoint string = tableEndpoint
+output queueEndpoint string = queueEndpoint
+@description('Premium: the blob the app runs from (upload the package there). Flex: empty (azd deploys into the container).')
+output packageUrl string = hostingPlan == 'premium' ? packageUrl : ''

@@ -1,7 +1,12 @@
-// One StorageV2 account for everything: the Functions host (blob leases for the timer singletons, keys),
-// the Flex Consumption deployment package (a blob container), and the sync's tables, which the app
-// creates itself on first run. Shared key (account key and SAS) authorization is disabled: every caller
-// authenticates with Microsoft Entra ID and is authorized by the roles in rbac.bicep.
+// One StorageV2 account for everything: the Functions host (blob leases for the timer singleton, keys), the
+// deployment package (a blob container), the sync's tables and the queue of run requests. Shared key (account key
+// and SAS) authorization is disabled: every caller authenticates with Microsoft Entra ID and is authorized by the
+// roles in rbac.bicep.
+//
+// The tables keep what Graph no longer holds once its retention has passed (low-risk detections age out of Graph
+// after 6 months, for example), so they cannot simply be re-synced: the account is zone- and geo-redundant by
+// default and carries a CanNotDelete lock (lift it before `azd down`, see docs/deploy.md). The template creates the
+// tables (the app would create them too) so that the table roles can be scoped to them.
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
 @minLength(3)
@@ -14,19 +19,32 @@ param location string
 @description('Tags for the account.')
 param tags object = {}
 
-@description('Replication. Standard_LRS is enough for a copy that can be re-synced from Graph (within Graph retention).')
+@description('Replication: GZRS (zone- and geo-redundant, default), ZRS (zones, one region), GRS (geo, no zones), LRS (one datacenter). The tables outlive Graph\'s retention and cannot be re-synced: keep a zone-redundant choice unless the region has no availability zones.')
 @allowed([
-  'Standard_LRS'
-  'Standard_ZRS'
-  'Standard_GRS'
-  'Standard_RAGRS'
-  'Standard_GZRS'
-  'Standard_RAGZRS'
+  'GZRS'
+  'ZRS'
+  'GRS'
+  'LRS'
 ])
-param skuName string = 'Standard_LRS'
+param redundancy string = 'GZRS'
 
-@description('Blob container that holds the Flex Consumption deployment package.')
+@description('Management lock on the account: CanNotDelete (default) or None.')
+@allowed([
+  'CanNotDelete'
+  'None'
+])
+param dataLock string = 'CanNotDelete'
+
+@description('Blob container that holds the deployment package.')
 param deploymentContainerName string
+
+@description('Names of the app\'s tables (the TABLE_* settings).')
+param tableNames array
+
+@description('Queue of run requests (RUNS_QUEUE); the Functions queue trigger moves a message that keeps failing to <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param runsQueueName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -34,7 +52,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   tags: tags
   kind: 'StorageV2'
   sku: {
-    name: skuName
+    name: 'Standard_${redundancy}'
   }
   properties: {
     accessTier: 'Hot'
@@ -53,6 +71,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+// Deleting the account (or the resource group) is refused while this lock exists; the data inside stays writable.
+resource dataDeleteLock 'Microsoft.Authorization/locks@2020-05-01' = if (dataLock == 'CanNotDelete') {
+  name: 'risk-sync-data-cannot-delete'
+  scope: storage
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'The synced tables outlive Microsoft Graph retention and exist nowhere else. Export them, then lift this lock before deleting (docs/deploy.md, Uninstall).'
+  }
+}
+
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -66,6 +94,34 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource runsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: runsQueueName
+}
+
+// Created up front so that the trigger only needs to send to it (a role scoped to this queue), never to create it.
+resource runsPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${runsQueueName}-poison'
+}
+
 output id string = storage.id
 output name string = storage.name
 @description('Blob service URL with a trailing slash, e.g. https://<account>.blob.core.windows.net/')
@@ -75,3 +131,6 @@ output queueEndpoint string = storage.properties.primaryEndpoints.queue
 @description('Table service URL with a trailing slash, e.g. https://<account>.table.core.windows.net/')
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output deploymentContainerName string = deploymentContainer.name
+output tableNames array = [for (tableName, i) in tableNames: tables[i].name]
+output runsQueueName string = runsQueue.name
+output runsPoisonQueueName string = runsPoisonQueue.name

@@ -5,9 +5,12 @@
 //   1. npm ci                        full install (TypeScript and the other build tools are dev dependencies)
 //   2. npm run build -- --outDir X   a clean compile into the staging folder, so no stale .js from a deleted
 //                                    source file is ever deployed
-//   3. keep dist/functions (package.json "main": dist/functions/*.js) and dist/src; drop dist/test, dist/bench
+//   3. keep dist/functions (package.json "main": dist/functions/*.js) and dist/src, the product; drop
+//      dist/tools (emulator, local host, demo, Azurite launcher, storage proxy), dist/test and dist/bench, and
+//      fail if what is kept names the Azurite development account (a sign of test or local-only code)
 //   4. host.json, a package.json with the runtime dependencies only (no scripts, no devDependencies)
-//   5. npm install --omit=dev        production node_modules, versions from package-lock.json
+//   5. npm install --omit=dev        production node_modules, versions from package-lock.json (from the npm
+//                                    cache when it has them)
 //   6. load every dist/functions/*.js once: a module that cannot be resolved (a dev dependency or a file
 //      outside src/ and functions/ imported at run time) fails the packaging here instead of in Azure
 //
@@ -15,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -57,6 +60,13 @@ const keep = new Set([functionsDir.split('/')[0], 'src']);
 for (const entry of readdirSync(distDir)) {
   if (!keep.has(entry)) rmSync(join(distDir, entry), { recursive: true, force: true });
 }
+// The product only: nothing kept may carry the Azurite development account (tools/azurite, test helpers).
+const walkFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFiles(join(dir, e.name)) : [join(dir, e.name)]));
+const localOnly = walkFiles(distDir).filter((file) => /devstoreaccount1/.test(readFileSync(file, 'utf8')));
+if (localOnly.length > 0) {
+  fail(`the package would contain local-only code (the Azurite development account) in: ${localOnly.map((f) => relative(stage, f)).join(', ')}`);
+}
 const entryDir = join(distDir, functionsDir);
 const entries = existsSync(entryDir) ? readdirSync(entryDir).filter((f) => f.endsWith('.js')) : [];
 if (entries.length === 0) fail(`no function entry points: nothing matches ${mainGlob} after the build (are there functions/*.ts files?)`);
@@ -74,7 +84,7 @@ const runtimePkg = {
 };
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify(runtimePkg, null, 2)}\n`);
 if (existsSync(join(root, 'package-lock.json'))) cpSync(join(root, 'package-lock.json'), join(stage, 'package-lock.json'));
-npm(stage, ['install', '--omit=dev', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund']);
+npm(stage, ['install', '--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund']);
 
 writeFileSync(
   join(stage, '.funcignore'),
@@ -83,16 +93,34 @@ writeFileSync(
     'local.settings.json\n',
 );
 
-// Every module a function file imports must resolve inside the package. The probe runs on a copy outside
-// the repository (Node would otherwise find the root node_modules, dev dependencies included, by walking up)
-// and gets placeholder values for the required settings so that the file loads completely; any other
-// start-up error is only reported.
-const probeRoot = mkdtempSync(join(tmpdir(), 'risk-sync-package-probe-'));
-cpSync(stage, probeRoot, { recursive: true });
+// Every module a function file imports must resolve inside the package. The probe loads each function file in
+// place, with a hook that confines require() to the package as Azure will: a module found only by walking up into
+// the repository's node_modules (dev dependencies included) is refused as not found. A module the package lacks
+// then fails the load, unless the code that wants it treats it as optional (a require in a try block, as the
+// `debug` package does for `supports-color`), which is what happens in Azure too. Placeholder values for the
+// required settings let the file load completely; any other start-up error is only reported. (Static imports
+// inside ESM-only packages are resolved by Node's ESM loader, which the hook does not see; a missing one still
+// fails to load.)
+const probeDir = mkdtempSync(join(tmpdir(), 'risk-sync-package-probe-'));
+const probeHook = join(probeDir, 'confine-to-package.cjs');
+writeFileSync(
+  probeHook,
+  `const Module = require('node:module');
+const root = ${JSON.stringify(stage + sep)};
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const file = resolve.call(this, request, ...rest);
+  if (Module.isBuiltin(file) || file.startsWith(root)) return file;
+  const error = new Error("Cannot find module '" + request + "' (found only outside the package, at " + file + ")");
+  error.code = 'MODULE_NOT_FOUND';
+  throw error;
+};
+`,
+);
 let unresolved = 0;
 for (const file of entries) {
-  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(probeRoot, 'dist', functionsDir, file))})`], {
-    cwd: probeRoot,
+  const probe = spawnSync(process.execPath, ['-r', probeHook, '-e', `require(${JSON.stringify(join(entryDir, file))})`], {
+    cwd: stage,
     encoding: 'utf8',
     timeout: 60_000,
     env: {
@@ -114,7 +142,7 @@ for (const file of entries) {
     console.warn(`stage-function-package: note: loading ${functionsDir}/${file} outside Azure exited ${probe.status}: ${lastLines}`);
   }
 }
-rmSync(probeRoot, { recursive: true, force: true });
+rmSync(probeDir, { recursive: true, force: true });
 if (unresolved > 0) fail(`${unresolved} function file(s) import modules the deployment package does not contain`);
 
 let bytes = 0;

@@ -13,12 +13,16 @@ export interface SettingInfo {
   default?: string;
   required?: boolean;
   secret?: boolean;
-  /** false: a setting the deployment never sets (a secret, or a switch for local runs and tests). */
-  deployed?: boolean;
+  /** false: never set by the deployment (a secret, or a switch for local runs and tests); infra/app-settings.json leaves it out. */
+  deployed?: false;
   description: string;
 }
 
-/** The values of AZURE_TOKEN_CREDENTIALS this app understands (the Azure SDK's, case-insensitive). */
+/**
+ * The values of AZURE_TOKEN_CREDENTIALS this app understands (the Azure SDK's, case-insensitive). It is the SDK's
+ * variable, not one of SETTINGS: the deployment sets it as a platform setting (ManagedIdentityCredential), and
+ * loadSettings validates it like the others.
+ */
 export const TOKEN_CREDENTIALS = [
   'prod',
   'dev',
@@ -75,10 +79,6 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     description: 'App registration secret (prefer a managed identity or a certificate)',
   },
   { name: 'AZURE_CLIENT_CERTIFICATE_PATH', deployed: false, description: 'PEM file with the app registration certificate and key' },
-  {
-    name: 'AZURE_TOKEN_CREDENTIALS',
-    description: `Limits the credential to one kind, as in the Azure SDK: ${TOKEN_CREDENTIALS.join(', ')}; empty picks from the other settings`,
-  },
   {
     name: 'AZURE_AUTHORITY_HOST',
     deployed: false,
@@ -156,6 +156,8 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     default: 'function',
     description: '/api/health alone: function (a key) or anonymous (for an uptime monitor that can not send one)',
   },
+  { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
+  { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
 
 /** Where in the list the collections' settings go (before the shared tables). */
@@ -212,6 +214,9 @@ export interface Settings {
   httpAuthLevel: 'function' | 'admin';
   healthAuthLevel: 'function' | 'anonymous';
   timerSchedule: string;
+  /** The Storage queue of run requests (POST /api/runs), and the queue service (Azure; locally the connection string's). */
+  runsQueue: string;
+  queueEndpoint?: string;
 }
 
 export interface SettingProblem {
@@ -278,7 +283,8 @@ export function tableEndpointOf(connectionString: string): URL | undefined {
   }
   try {
     if (parts.get('tableendpoint')) return new URL(parts.get('tableendpoint')!);
-    if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return new URL('http://127.0.0.1:10002/devstoreaccount1');
+    // The storage emulator on this machine (its account path does not matter here).
+    if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return new URL('http://127.0.0.1:10002');
     const account = parts.get('accountname');
     if (!account) return undefined;
     const protocol = parts.get('defaultendpointsprotocol') ?? 'https';
@@ -325,30 +331,35 @@ const httpsOrigin = z.string().transform((raw, ctx) => {
   return url.origin;
 });
 
-const tableServiceUrl = z.string().transform((raw, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname) {
-    ctx.addIssue({ code: 'custom', message: `must be the table service URL, e.g. https://<account>.table.core.windows.net, got ${describe(raw)}` });
-    return z.NEVER;
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be the plain service URL, without a user name, password, query or SAS token (the app signs in with its Entra credential), got ${describe(raw)}`,
-    });
-    return z.NEVER;
-  }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    ctx.addIssue({ code: 'custom', message: `must use https (plain http is only accepted for an emulator on loopback), got ${describe(raw)}` });
-    return z.NEVER;
-  }
-  return url.href.replace(/\/+$/, '');
-});
+/** The URL of a storage service (table, queue): https, or http to an emulator on loopback; no credentials in it. */
+const serviceUrl = (service: 'table' | 'queue') =>
+  z.string().transform((raw, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be the ${service} service URL, e.g. https://<account>.${service}.core.windows.net, got ${describe(raw)}`,
+      });
+      return z.NEVER;
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be the plain service URL, without a user name, password, query or SAS token (the app signs in with its Entra credential), got ${describe(raw)}`,
+      });
+      return z.NEVER;
+    }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `must use https (plain http is only accepted for an emulator on loopback), got ${describe(raw)}` });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
 
 const ncrontab = z.string().transform((raw, ctx) => {
   const expression = raw.trim();
@@ -446,7 +457,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   const authorityHost = read('AZURE_AUTHORITY_HOST', httpsOrigin);
 
   const connectionString = raw('TABLES_CONNECTION_STRING');
-  const endpoint = read('TABLES_ENDPOINT', tableServiceUrl);
+  const endpoint = read('TABLES_ENDPOINT', serviceUrl('table'));
   let tables: Settings['tables'] | undefined;
   if (connectionString && raw('TABLES_ENDPOINT')) {
     problems.push({ setting: 'TABLES_CONNECTION_STRING', message: 'and TABLES_ENDPOINT are both set: set only one' });
@@ -504,6 +515,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     z.enum(['function', 'anonymous'], { error: 'must be function (the key, like the data routes) or anonymous (for an uptime monitor)' }),
   );
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
+  const runsQueue = read(
+    'RUNS_QUEUE',
+    z.string().refine((v) => /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(v), {
+      message: 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
+    }),
+  );
+  const queueEndpoint = read('QUEUE_ENDPOINT', serviceUrl('queue'));
 
   const sweepHours = read('SYNC_SWEEP_HOURS', number({ min: 0, max: 24 * 365, unit: 'hours' }));
   const sweepLookbackHours = read('SYNC_SWEEP_LOOKBACK_HOURS', number({ min: 1, max: 24 * 90, unit: 'hours' }));
@@ -572,5 +590,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     httpAuthLevel: httpAuthLevel!,
     healthAuthLevel: healthAuthLevel!,
     timerSchedule: timerSchedule!.schedule,
+    runsQueue: runsQueue!,
+    queueEndpoint,
   };
 }

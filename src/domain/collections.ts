@@ -3,6 +3,7 @@
  * One engine runs them all; settings, tables and API routes are derived from the declarations.
  */
 import { catalogOf, type Catalog, type CollectionDefinition } from './collection';
+import { RISK_DETAIL, RISK_EVENT_TYPE, RISK_LEVEL, RISK_STATE } from './enums';
 
 export type { ApiFilter, Catalog, CollectionDefinition, ColumnType, PartitionScheme, ReadStyle } from './collection';
 export { catalogOf } from './collection';
@@ -10,8 +11,6 @@ export { catalogOf } from './collection';
 /** Identity Protection and Conditional Access share one budget: 1 request per second per tenant, for all apps. */
 export const IDENTITY_PROTECTION = 'identityProtection';
 
-const RISK_LEVEL = ['low', 'medium', 'high', 'hidden', 'none', 'unknownFutureValue'] as const;
-const RISK_STATE = ['none', 'confirmedSafe', 'remediated', 'dismissed', 'atRisk', 'confirmedCompromised', 'unknownFutureValue'] as const;
 
 const riskDetections: CollectionDefinition = {
   name: 'riskDetections',
@@ -45,7 +44,7 @@ const riskDetections: CollectionDefinition = {
     additionalInfo: 'json',
     location: 'location',
   },
-  enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE },
+  enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE, riskDetail: RISK_DETAIL, riskEventType: RISK_EVENT_TYPE },
   aggregateBy: ['riskLevel', 'riskState'],
   tracked: ['riskState', 'riskLevel', 'riskDetail', 'riskEventType'],
   apiFilters: [
@@ -81,7 +80,7 @@ const riskyUsers: CollectionDefinition = {
     userDisplayName: 'string',
     userPrincipalName: 'string',
   },
-  enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE },
+  enums: { riskLevel: RISK_LEVEL, riskState: RISK_STATE, riskDetail: RISK_DETAIL },
   aggregateBy: ['riskLevel', 'riskState'],
   tracked: ['riskState', 'riskLevel', 'riskDetail'],
   apiFilters: [

@@ -30,8 +30,8 @@ export interface PassPlan {
   /** The pass's lower bound; absent for everything. */
   from?: string;
   window: CursorWindow;
-  /** Span of the bounded windows in ms; absent while the pass is one open window. */
-  spanMs?: number;
+  /** Span of the bounded windows in ticks (100 ns); absent while the pass is one open window. */
+  spanTicks?: number;
   /** `$top` of the current window's requests. */
   pageSize: number;
   /** Next page of the current window; absent: the window's first page is next. */

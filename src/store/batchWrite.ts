@@ -86,6 +86,8 @@ export async function writeBatch(ctx: BatchContext, batch: MappedRecord[], inser
     if (insertFirst) {
       const inserted = await tryInsertAll(ctx, batch);
       if (inserted) return { ...inserted, sawExisting: false };
+      // Some row existed, or the insert committed and its answer was lost (the SDK's retry then conflicted with it).
+      return { ...(await readAndWrite(ctx, batch, new Map(batch.map((r) => [String(r.entity.rowKey), {}])), true)), sawExisting: true };
     }
     return { ...(await readAndWrite(ctx, batch)), sawExisting: true };
   } catch (error) {
@@ -115,14 +117,25 @@ async function tryInsertAll(ctx: BatchContext, batch: MappedRecord[]): Promise<B
   return result;
 }
 
-async function readAndWrite(ctx: BatchContext, batch: MappedRecord[]): Promise<BatchResult> {
+async function readAndWrite(
+  ctx: BatchContext,
+  batch: MappedRecord[],
+  attempted?: Map<string, { old?: Prior }>,
+  insertedFirst = false,
+): Promise<BatchResult> {
   /** What the last attempt meant to write, by RowKey: applied if its answer was lost but it committed. */
-  let intended: Map<string, { old?: Prior }> | undefined;
+  let intended = attempted;
   for (let attempt = 1; ; attempt++) {
     const result = emptyResult();
     const prior = await readPrior(ctx, batch);
-    if (intended && batch.every((r) => !intended!.has(String(r.entity.rowKey)) || prior[batch.indexOf(r)]?.syncedAt === syncedAtOf(r))) {
-      // Every row the last transaction wrote holds its version: it committed, its answer was lost.
+    if (intended && intended.size > 0 && batch.every((r, i) => !intended!.has(String(r.entity.rowKey)) || prior[i]?.syncedAt === syncedAtOf(r))) {
+      // Every row the last transaction wrote holds its version: it committed, its answer was lost. Plain inserts had
+      // not written their change rows yet.
+      if (insertedFirst)
+        await writeChangeRows(
+          ctx,
+          batch.map((r) => changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? '')),
+        );
       return applied(batch, intended, result);
     }
     const actions: TransactionAction[] = [];
@@ -159,6 +172,7 @@ async function readAndWrite(ctx: BatchContext, batch: MappedRecord[]): Promise<B
       // Another writer got there first (or our own answer was lost): read again and decide again.
       if (isStatus(error, 409, 412) && attempt < ATTEMPTS) {
         intended = writes;
+        insertedFirst = false;
         continue;
       }
       throw error;
@@ -231,7 +245,7 @@ async function readPrior(ctx: BatchContext, batch: MappedRecord[]): Promise<(Pri
         return {
           etag: String(row.etag),
           cursor: normalizeDateTime(text(row[collection.cursor])),
-          hash: typeof row.recordHash === 'string' ? row.recordHash : undefined,
+          hash: typeof text(row.recordHash) === 'string' ? (text(row.recordHash) as string) : undefined,
           syncedAt: normalizeDateTime(text(row.syncedAt)),
           counted: Object.fromEntries(collection.aggregateBy.map((c) => [c, countedValue(text(row[c]))])),
           tracked,

@@ -92,6 +92,7 @@ export class EntityWriter {
   private waiters: (() => void)[] = [];
   private idleTimer?: NodeJS.Timeout;
   private insertFirst: boolean;
+  private stopped = false;
   private readonly context: BatchContext;
 
   constructor(
@@ -162,6 +163,18 @@ export class EntityWriter {
     await this.until(() => this.inFlight === 0 && this.queue.length === 0);
   }
 
+  /**
+   * Starts no transaction any more (rows still waiting are not written: their pages were never reported stored) and
+   * resolves when the ones in flight have landed. A run that ends early calls it before it saves its counts, so that
+   * no write can land after them uncounted.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    await this.settle();
+  }
+
   /** Resolves when no transaction is in flight any more (after a failure: nothing new starts). */
   async settle(): Promise<void> {
     while (this.inFlight > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -190,7 +203,7 @@ export class EntityWriter {
   /** Starts queued transactions while there is room, in order, except one that holds a row still in flight. */
   private pump(): void {
     let blocked: Set<string> | undefined;
-    for (let i = 0; i < this.queue.length && this.inFlight < this.parallelism && this.failure === undefined;) {
+    for (let i = 0; i < this.queue.length && this.inFlight < this.parallelism && this.failure === undefined && !this.stopped;) {
       const batch = this.queue[i]!;
       if (batch.some((row) => this.busy.has(row.key) || blocked?.has(row.key))) {
         blocked ??= new Set();
@@ -237,7 +250,7 @@ export class EntityWriter {
   }
 
   private flushWhenIdle(): void {
-    if (this.idleTimer || this.inFlight > 0 || this.queue.length > 0 || this.held.size === 0 || this.failure !== undefined) return;
+    if (this.idleTimer || this.stopped || this.inFlight > 0 || this.queue.length > 0 || this.held.size === 0 || this.failure !== undefined) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       if (this.inFlight > 0 || this.queue.length > 0) return;

@@ -279,7 +279,7 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
     if (state.recountNeeded && summary.outcome === 'succeeded') await recountInto(state, table, collection, tenantId, log);
     if (summary.outcome === 'succeeded') state.lastSuccessAt = new Date(clock.now()).toISOString();
   } catch (error) {
-    await writer.settle(); // what is in flight lands (and is counted) before the final state is written
+    await writer.stop(); // what is in flight lands (and is counted) before the final state is written; nothing after it
     const access = accessProblem(error, { collection: collection.name, permission: collection.permission, licence: collection.licence });
     if (access) {
       summary.outcome = access.state;

@@ -113,13 +113,13 @@ export function safeWatermark(observed: string | undefined, cap: string | undefi
 export function closeWindow(plan: PassPlan, watermark: string | undefined, runId: string): { watermark: string | undefined; next?: PassPlan } {
   const committed = maxDateTime(watermark, safeWatermark(plan.observed, plan.cap));
   if (plan.window.to === undefined) return { watermark: committed };
-  let spanMs = plan.spanMs!;
+  let spanTicks = plan.spanTicks!;
   // A window that fitted with room to spare: the next one may be larger (never beyond what a run was seen to read).
-  if (plan.windowRunId === runId && (plan.pagesPerRun === undefined || plan.windowPages * 2 <= plan.pagesPerRun)) spanMs *= 2;
+  if (plan.windowRunId === runId && (plan.pagesPerRun === undefined || plan.windowPages * 2 <= plan.pagesPerRun)) spanTicks *= 2;
   const next: PassPlan = {
     ...plan,
-    window: nextWindow(plan.window.to, spanMs, plan.cap),
-    spanMs,
+    window: nextWindow(plan.window.to, spanTicks, plan.cap),
+    spanTicks,
     observed: undefined,
     nextLink: undefined,
     windowPages: 0,
@@ -128,8 +128,8 @@ export function closeWindow(plan: PassPlan, watermark: string | undefined, runId
   return { watermark: committed, next };
 }
 
-function nextWindow(from: string, spanMs: number, cap: string | undefined): CursorWindow {
-  const to = formatTicks(ticksOf(from) + BigInt(Math.round(spanMs)) * 10_000n);
+function nextWindow(from: string, spanTicks: number, cap: string | undefined): CursorWindow {
+  const to = formatTicks(ticksOf(from) + BigInt(Math.max(1, Math.round(spanTicks))));
   // The last window is open above: records changed while the pass runs land there or in the next pass.
   return cap === undefined || to >= cap ? { from } : { from, to };
 }
@@ -162,7 +162,7 @@ export function restartWindow(plan: PassPlan, reason: RestartReason, runId: stri
       const mid = formatTicks((ticksOf(lower) + ticksOf(upper)) / 2n);
       if (mid > lower && mid < upper) {
         next.window = { ...plan.window, to: mid };
-        next.spanMs = Number((ticksOf(mid) - ticksOf(lower)) / 10_000n);
+        next.spanTicks = Number(ticksOf(mid) - ticksOf(lower));
       }
     }
   }

@@ -190,12 +190,24 @@ describe('$top, $select and other options', () => {
     expectGraphError(await graphGet(emulator, `${DETECTIONS}?$select=mitreTechniqueId`), 400, 'BadRequest');
   });
 
-  it('rejects $orderby, other system options and repeated options; ignores custom ones', async () => {
-    expect(expectGraphError(await graphGet(emulator, `${DETECTIONS}?$orderby=lastUpdatedDateTime`), 400, 'BadRequest')).toMatch(/\$orderby/);
-    expectGraphError(await graphGet(emulator, `${DETECTIONS}?$skip=5`), 400, 'BadRequest');
-    expectGraphError(await graphGet(emulator, `${DETECTIONS}?$count=true`), 400, 'BadRequest');
+  it('accepts and ignores $orderby and $count as Graph does, refuses $skip, other system options and repeated options', async () => {
+    const ordered = await getAllPages(emulator, `${DETECTIONS}?$orderBy=${encodeURIComponent('detectedDateTime desc')}&$top=500`);
+    const served = ordered.flatMap((p) => p.body.value as RiskDetection[]);
+    expect(served).toHaveLength(600);
+    const stamps = served.map((r) => r.detectedDateTime!);
+    expect(stamps).not.toEqual([...stamps].sort().reverse()); // ignored: still in no particular order
+    expect(ordered[0]!.body['@odata.nextLink']).toContain('$orderBy=detectedDateTime%20desc');
+    const counted = await graphGet(emulator, `${DETECTIONS}?$count=true&$top=2`);
+    expect(counted.status).toBe(200);
+    expect(counted.body.value).toHaveLength(2);
+    expect(counted.body).not.toHaveProperty('@odata.count');
+
+    expect(expectGraphError(await graphGet(emulator, `${DETECTIONS}?$skip=5`), 400, 'BadRequest')).toBe("'$skip' is not supported by the service.");
+    expectGraphError(await graphGet(emulator, `${DETECTIONS}?$expand=user`), 400, 'BadRequest');
+    expectGraphError(await graphGet(emulator, `${DETECTIONS}?$search=abc`), 400, 'BadRequest');
     expectGraphError(await graphGet(emulator, `${DETECTIONS}?$top=5&$top=6`), 400, 'BadRequest');
-    expect((await graphGet(emulator, `${DETECTIONS}?foo=bar&$TOP=2`)).body.value).toHaveLength(2);
+    expectGraphError(await graphGet(emulator, `${DETECTIONS}?$orderby=a&$orderby=b`), 400, 'BadRequest');
+    expect((await graphGet(emulator, `${DETECTIONS}?foo=bar&top=50&$TOP=2`)).body.value).toHaveLength(2);
   });
 });
 

@@ -259,6 +259,35 @@ export class BicepFile {
     return vars;
   }
 
+  /** Type expression text of `type NAME = ...` (a literal object is returned whole, braces included). */
+  types(): Map<string, string> {
+    const types = new Map<string, string>();
+    for (const m of this.statements('type')) {
+      const eq = this.masked.indexOf('=', m.index);
+      let start = eq + 1;
+      while (this.masked[start] === ' ') start++;
+      const lineEnd = this.masked.indexOf('\n', start);
+      const end = this.masked[start] === '{' ? closing(this.masked, start) + 1 : lineEnd < 0 ? this.src.length : lineEnd;
+      types.set(m[1]!, this.src.slice(start, end).trim());
+    }
+    return types;
+  }
+
+  /** `import { a, b } from '<path>'` statements: imported symbol -> path. */
+  imports(): Map<string, string> {
+    const imports = new Map<string, string>();
+    for (const m of this.masked.matchAll(/^[ \t]*import\s*\{([^}]*)\}\s*from\s*'/gm)) {
+      const quote = m.index! + m[0].length - 1;
+      const path = this.src.slice(quote + 1, this.masked.indexOf("'", quote + 1));
+      for (const symbol of m[1]!
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean))
+        imports.set(symbol, path);
+    }
+    return imports;
+  }
+
   /** Paths of `module NAME '<path>'` statements. */
   modules(): Map<string, string> {
     const modules = new Map<string, string>();

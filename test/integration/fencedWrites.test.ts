@@ -72,7 +72,7 @@ describe('fenced writes', () => {
     expect(counts).toEqual(await recount(client, detections, TENANT));
   });
 
-  it('a transaction held past another writer\'s write is refused by the ETag and decided again: the newer version stays', async () => {
+  it("a transaction held past another writer's write is refused by the ETag and decided again: the newer version stays", async () => {
     const client = await freshTable();
     const counts = emptyAggregates();
     await write(writer(client, counts), [version('b', 1, 'low'), version('c', 1, 'low')]);
@@ -102,7 +102,10 @@ describe('fenced writes', () => {
     await write(writer(client, counts), records);
     const before = await row(client, 'u7');
     const again = writer(client, counts);
-    await write(again, Array.from({ length: 30 }, (_, i) => version(`u${i}`, 3, 'low')));
+    await write(
+      again,
+      Array.from({ length: 30 }, (_, i) => version(`u${i}`, 3, 'low')),
+    );
     expect([again.unchanged, again.created, again.replaced, again.transactions]).toEqual([30, 0, 0, 0]);
     expect((await row(client, 'u7')).etag).toBe(before.etag);
   });
@@ -159,10 +162,18 @@ describe('change rows', () => {
     lostChanges.submitTransaction = () => Promise.reject(new RestError('connection reset', { statusCode: 503 }));
     const records = Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low'));
     const since = new Date(Date.UTC(2026, 10, 1)).toISOString().replace('Z', '0000Z');
-    await expect(write(writer(client, counts, { insertFirst: true, changes: { table: lostChanges, tenantId: TENANT, runId: 'r' } }), records)).rejects.toThrow();
+    await expect(
+      write(writer(client, counts, { insertFirst: true, changes: { table: lostChanges, tenantId: TENANT, runId: 'r' } }), records),
+    ).rejects.toThrow();
     const options = { changes: { table: changes, tenantId: TENANT, runId: 'r2' }, repairSince: since };
-    await write(writer(client, counts, options), Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')));
-    await write(writer(client, counts, options), Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')));
+    await write(
+      writer(client, counts, options),
+      Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')),
+    );
+    await write(
+      writer(client, counts, options),
+      Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')),
+    );
     const rows = await changeRows(changes);
     expect(rows).toHaveLength(20);
     expect(new Set(rows.map((r) => r.change))).toEqual(new Set(['created']));
@@ -182,7 +193,10 @@ describe('records Table Storage refuses', () => {
         ? Promise.reject(new RestError('The property value is invalid.', { statusCode: 400, code: 'InvalidInput' }))
         : submit(actions);
     const counts = emptyAggregates();
-    const w = writer(strict, counts, { insertFirst: true, quarantine: (record, reason) => quarantine.put(record.raw, reason, 'run-q', new Date().toISOString()) });
+    const w = writer(strict, counts, {
+      insertFirst: true,
+      quarantine: (record, reason) => quarantine.put(record.raw, reason, 'run-q', new Date().toISOString()),
+    });
     const records = Array.from({ length: 40 }, (_, i) => version(`q${i}`, 1, 'low', 'atRisk', i === 17 ? { userDisplayName: 'refuse-me' } : {}));
     await write(w, records);
     expect(w.quarantined).toBe(1);

@@ -69,7 +69,9 @@ export async function runCrashSeed(world: World, seed: number, kills: number, mo
     const failed = summaries.filter((s) => s.outcome !== 'succeeded' && s.outcome !== 'skipped');
     const expectedCode = failed.length > 0 ? 1 : 0;
     if (outcome.code !== expectedCode)
-      result.violations.push(`${label(name)}: the CLI exited ${outcome.code} for outcomes ${summaries.map((s) => s.outcome).join(', ')}`);
+      result.violations.push(
+        `${label(name)}: the CLI exited ${outcome.code} for outcomes ${summaries.map((s) => `${s.outcome}${s.error ? ` (${s.error})` : ''}`).join(', ')}`,
+      );
     return summaries;
   };
 

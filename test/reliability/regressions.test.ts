@@ -51,6 +51,19 @@ describe('reliability regressions', () => {
     expect(await checkFinal(world, runs, 'lost batch answer')).toEqual([]);
   });
 
+  it('a run that ends early (403 on a next link) writes nothing after its counts: rows waiting for a full transaction stay unwritten', async () => {
+    // Found by fault seed 26: the writer's idle flush wrote the rows of the last page after the run had saved its
+    // counts, so they were stored and never counted (drift that only a later recount noticed, and only sometimes).
+    await tenant(310, 430);
+    world.emulator.faults.add({ kind: 'status', status: 403, code: 'Authorization_RequestDenied', nextLinkOnly: true, count: 1 });
+    const summary = await run('riskDetections');
+    expect(summary.outcome).toBe('forbidden');
+    await new Promise((r) => setTimeout(r, 500)); // longer than the writer's idle flush
+    const state = await world.state('riskDetections');
+    expect(state.aggregates.total).toBe((await world.stored('riskDetections')).length);
+    expect(state.recountNeeded).toBe(false);
+  });
+
   it('the answer to a SyncState transaction is lost after it committed: the run keeps its lease and succeeds', async () => {
     await tenant(302);
     world.proxy.addFault({ kind: 'lostResponse', count: 1, match: { kinds: ['batch'], tables: ['SyncState'] } });

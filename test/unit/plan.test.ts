@@ -138,10 +138,12 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
 }
 
 describe('a pass in cursor windows', () => {
+  // A window can not be split below one tick (100 ns): more records at one instant than a run can read would never
+  // fit. Graph's cursors are 100 ns apart in practice; the generated ones are distinct.
   it('always ends with everything read and the watermark at the highest cursor, however small a run is', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.bigInt({ min: 0n, max: 900n * HOUR }), { minLength: 0, maxLength: 400 }),
+        fc.uniqueArray(fc.bigInt({ min: 0n, max: 900n * HOUR }), { minLength: 0, maxLength: 400 }),
         fc.integer({ min: 2, max: 40 }),
         fc.integer({ min: 1, max: 6 }),
         (cursors, pageSize, perRun) => {

@@ -71,35 +71,142 @@ export const GUEST_DOMAINS = ['fabrikam.com', 'gmail.com', 'outlook.com'] as con
 
 export interface EventTypeInfo {
   type: string;
+  /** Relative frequency in a typical tenant (sign-in properties and anonymous IPs dominate). */
   weight: number;
   source: string;
   timing: readonly string[];
   activity: 'signin' | 'user';
+  /**
+   * A premium detection: only Entra ID P2 tenants see it as it is; P1 and Free tenants get it as `generic` with
+   * riskLevel and riskDetail `hidden` ("Additional risk detected").
+   */
+  premium: boolean;
   mitre?: string;
 }
 
+/**
+ * riskEventType values, their timing and whether they are premium, from the Entra page "What are risk detections?"
+ * (learn.microsoft.com/entra/id-protection/concept-identity-protection-risks, its two tables "Sign-in risk detections
+ * mapped to riskEventType" and "User risk detections mapped to riskEventType": Premium / Nonpremium column).
+ * `impossibleTravel` is the older name the Graph reference still lists next to `mcasImpossibleTravel`.
+ */
 export const RISK_EVENT_TYPES: readonly EventTypeInfo[] = [
-  { type: 'unfamiliarFeatures', weight: 20, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin', mitre: 'T1078' },
-  { type: 'anonymizedIPAddress', weight: 15, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin', mitre: 'T1090.003' },
-  { type: 'unlikelyTravel', weight: 10, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', mitre: 'T1078' },
-  { type: 'impossibleTravel', weight: 4, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'signin', mitre: 'T1078' },
-  { type: 'maliciousIPAddress', weight: 6, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', mitre: 'T1078' },
-  { type: 'passwordSpray', weight: 5, source: 'IdentityProtection', timing: ['offline', 'realtime'], activity: 'signin', mitre: 'T1110.003' },
-  { type: 'leakedCredentials', weight: 8, source: 'IdentityProtection', timing: ['offline'], activity: 'user', mitre: 'T1589.001' },
-  { type: 'anomalousToken', weight: 4, source: 'IdentityProtection', timing: ['realtime', 'offline'], activity: 'signin', mitre: 'T1539' },
-  { type: 'tokenIssuerAnomaly', weight: 2, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', mitre: 'T1606.002' },
-  { type: 'newCountry', weight: 3, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'signin' },
-  { type: 'suspiciousBrowser', weight: 2, source: 'IdentityProtection', timing: ['offline'], activity: 'signin' },
-  { type: 'investigationsThreatIntelligence', weight: 2, source: 'IdentityProtection', timing: ['offline', 'realtime'], activity: 'user' },
-  { type: 'adminConfirmedUserCompromised', weight: 2, source: 'IdentityProtection', timing: ['offline'], activity: 'user' },
-  { type: 'userReportedSuspiciousActivity', weight: 1, source: 'IdentityProtection', timing: ['nearRealtime'], activity: 'user' },
-  { type: 'suspiciousInboxForwarding', weight: 1, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'user', mitre: 'T1114.003' },
-  { type: 'mcasSuspiciousInboxManipulationRules', weight: 1, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'user' },
-  { type: 'anomalousUserActivity', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'user' },
-  { type: 'nationStateIP', weight: 1, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin' },
-  { type: 'attackerinTheMiddle', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', mitre: 'T1557' },
-  { type: 'generic', weight: 2, source: 'IdentityProtection', timing: ['offline'], activity: 'signin' },
+  // sign-in detections
+  { type: 'unfamiliarFeatures', weight: 22, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin', premium: true, mitre: 'T1078' },
+  {
+    type: 'anonymizedIPAddress',
+    weight: 14,
+    source: 'IdentityProtection',
+    timing: ['realtime'],
+    activity: 'signin',
+    premium: false,
+    mitre: 'T1090.003',
+  },
+  { type: 'unlikelyTravel', weight: 10, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', premium: true, mitre: 'T1078' },
+  {
+    type: 'mcasImpossibleTravel',
+    weight: 4,
+    source: 'MicrosoftCloudAppSecurity',
+    timing: ['offline'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1078',
+  },
+  {
+    type: 'impossibleTravel',
+    weight: 0.5,
+    source: 'MicrosoftCloudAppSecurity',
+    timing: ['offline'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1078',
+  },
+  { type: 'maliciousIPAddress', weight: 4, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', premium: true, mitre: 'T1078' },
+  {
+    type: 'riskyIPAddress',
+    weight: 2,
+    source: 'MicrosoftCloudAppSecurity',
+    timing: ['offline'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1090.003',
+  },
+  {
+    type: 'passwordSpray',
+    weight: 4,
+    source: 'IdentityProtection',
+    timing: ['offline', 'realtime'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1110.003',
+  },
+  {
+    type: 'anomalousToken',
+    weight: 5,
+    source: 'IdentityProtection',
+    timing: ['realtime', 'offline'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1539',
+  },
+  { type: 'tokenIssuerAnomaly', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', premium: true, mitre: 'T1606.002' },
+  { type: 'newCountry', weight: 3, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'signin', premium: true },
+  { type: 'suspiciousBrowser', weight: 1.5, source: 'IdentityProtection', timing: ['offline'], activity: 'signin', premium: true },
+  {
+    type: 'suspiciousInboxForwarding',
+    weight: 1,
+    source: 'MicrosoftCloudAppSecurity',
+    timing: ['offline'],
+    activity: 'signin',
+    premium: true,
+    mitre: 'T1114.003',
+  },
+  {
+    type: 'mcasSuspiciousInboxManipulationRules',
+    weight: 1,
+    source: 'MicrosoftCloudAppSecurity',
+    timing: ['offline'],
+    activity: 'signin',
+    premium: true,
+  },
+  { type: 'mcasFinSuspiciousFileAccess', weight: 0.5, source: 'MicrosoftCloudAppSecurity', timing: ['offline'], activity: 'signin', premium: true },
+  { type: 'nationStateIP', weight: 0.5, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin', premium: true },
+  { type: 'authenticatorPhishing', weight: 0.5, source: 'IdentityProtection', timing: ['realtime'], activity: 'signin', premium: true },
+  {
+    type: 'investigationsThreatIntelligence',
+    weight: 1.5,
+    source: 'IdentityProtection',
+    timing: ['offline', 'realtime'],
+    activity: 'signin',
+    premium: false,
+  },
+  { type: 'generic', weight: 0.5, source: 'IdentityProtection', timing: ['offline', 'realtime'], activity: 'signin', premium: false },
+  // user detections
+  { type: 'leakedCredentials', weight: 8, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: false, mitre: 'T1589.001' },
+  { type: 'investigationsThreatIntelligence', weight: 1.5, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: false },
+  { type: 'adminConfirmedUserCompromised', weight: 1.5, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: false },
+  { type: 'anomalousUserActivity', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true },
+  { type: 'attackerinTheMiddle', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true, mitre: 'T1557' },
+  { type: 'attemptedPrtAccess', weight: 0.5, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true },
+  { type: 'suspiciousAPITraffic', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true },
+  { type: 'suspiciousSendingPatterns', weight: 0.5, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true },
+  { type: 'userReportedSuspiciousActivity', weight: 1, source: 'IdentityProtection', timing: ['offline'], activity: 'user', premium: true },
 ];
+
+const PREMIUM = new Set(RISK_EVENT_TYPES.filter((e) => e.premium).map((e) => e.type));
+
+/** Whether P1 and Free tenants see this detection only as `generic` (unknown types count as premium: they are new). */
+export function isPremiumDetection(riskEventType: string | null | undefined): boolean {
+  if (riskEventType === null || riskEventType === undefined) return false;
+  return PREMIUM.has(riskEventType) || !RISK_EVENT_TYPES.some((e) => e.type === riskEventType);
+}
+
+/** Object ids of the tenant's security admins: who dismisses risk or confirms compromise in the generated histories. */
+export const ADMIN_IDS = [
+  '68ca8ec0-11f8-456b-a785-70d9936650d5',
+  '3f2a9c1e-7b4d-4e8a-9c51-2d6f0a8b7e13',
+  'b71e4d20-5c3a-4f9e-8d2b-91a6c0e4f357',
+] as const;
 
 export const LOCATIONS: readonly { city: string; state: string; countryOrRegion: string; latitude: number; longitude: number }[] = [
   { city: 'Redmond', state: 'Washington', countryOrRegion: 'US', latitude: 47.674, longitude: -122.1215 },

@@ -12,14 +12,22 @@ export interface EmulatorCertificate {
 
 const CERT_FILE = 'cert.pem';
 const KEY_FILE = 'key.pem';
-const VALID_YEARS = 10;
-/** A certificate that expires sooner than this is replaced. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+/** Validity of a new certificate. */
+export const CERTIFICATE_VALID_DAYS = 60;
+/** A certificate that expires sooner than this, or that is valid longer than allowed, is replaced. */
+const RENEW_BEFORE_MS = 20 * DAY_MS;
+const LONGEST_VALIDITY_MS = 90 * DAY_MS;
 
 /**
- * Returns the emulator's self-signed TLS certificate, generating it on first use. It is its own CA
- * (basicConstraints CA:true), so pointing NODE_EXTRA_CA_CERTS at `certPath` makes Node trust the emulator
- * at https://localhost, https://127.0.0.1 and https://[::1].
+ * Returns the emulator's TLS certificate, generating it on first use and renewing it when it has less than 20 days
+ * left. It is a self-signed leaf, not a CA: basicConstraints CA:false, keyUsage without keyCertSign, extendedKeyUsage
+ * serverAuth, subjectAltName localhost, 127.0.0.1 and ::1 only, valid 60 days. Trusting it (NODE_EXTRA_CA_CERTS at
+ * `certPath`: OpenSSL takes a self-signed certificate in the trust store as its own anchor) trusts this one server
+ * certificate for loopback names and nothing else: its key cannot issue certificates that a client would accept.
+ *
+ * A certificate from an earlier version (a CA valid 10 years), or any certificate that is a CA, may sign, or is
+ * valid longer than 90 days, is replaced.
  */
 export async function ensureEmulatorCertificate(dir: string = path.join(process.cwd(), '.local', 'emulator')): Promise<EmulatorCertificate> {
   const certPath = path.join(dir, CERT_FILE);
@@ -34,15 +42,16 @@ export async function ensureEmulatorCertificate(dir: string = path.join(process.
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
-  const pems = await generate([{ name: 'commonName', value: 'entra-risk-sync Graph emulator' }], {
+  const now = Date.now();
+  const pems = await generate([{ name: 'commonName', value: 'entra-risk-sync Graph emulator (localhost)' }], {
     keyType: 'rsa',
     keySize: 2048,
     algorithm: 'sha256',
-    notBeforeDate: new Date(Date.now() - 24 * 3600 * 1000),
-    notAfterDate: new Date(Date.now() + VALID_YEARS * 365 * 24 * 3600 * 1000),
+    notBeforeDate: new Date(now - 3600 * 1000),
+    notAfterDate: new Date(now + CERTIFICATE_VALID_DAYS * DAY_MS),
     extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true, critical: true },
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
@@ -74,15 +83,25 @@ async function readUsablePair(certPath: string, keyPath: string): Promise<Emulat
     throw error;
   }
   try {
-    const x509 = new X509Certificate(cert);
-    const usable =
-      x509.checkPrivateKey(createPrivateKey(key)) &&
-      Date.parse(x509.validTo) - Date.now() > RENEW_BEFORE_MS &&
-      x509.checkHost('localhost') !== undefined &&
-      x509.checkIP('127.0.0.1') !== undefined &&
-      x509.checkIP('::1') !== undefined;
-    return usable ? { certPath, keyPath, cert, key } : 'unusable';
+    return isUsable(new X509Certificate(cert), key) ? { certPath, keyPath, cert, key } : 'unusable';
   } catch {
     return 'unusable';
   }
+}
+
+/** A leaf for the loopback names only, matching the key, not about to expire and not valid for too long. */
+function isUsable(x509: X509Certificate, key: string): boolean {
+  const validFrom = Date.parse(x509.validFrom);
+  const validTo = Date.parse(x509.validTo);
+  const names = (x509.subjectAltName ?? '').split(',').map((n) => n.trim());
+  return (
+    x509.checkPrivateKey(createPrivateKey(key)) &&
+    !x509.ca &&
+    validTo - Date.now() > RENEW_BEFORE_MS &&
+    validTo - validFrom <= LONGEST_VALIDITY_MS &&
+    names.length === 3 &&
+    x509.checkHost('localhost') !== undefined &&
+    x509.checkIP('127.0.0.1') !== undefined &&
+    x509.checkIP('::1') !== undefined
+  );
 }

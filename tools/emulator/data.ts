@@ -3,9 +3,11 @@
  * that keeps an emulator's tenant changing like a live one.
  *
  * Users come from the seed: `generateRiskyUsers(n, { seed })` and `generateRiskDetections(m, { seed, users: n })`
- * share the same n users (ids, names, UPNs).
+ * share the same n users (ids, names, UPNs). `riskyUserTimeline` gives the versions a user went through (its Graph
+ * history), `lateOfflineDetections` offline detections that surface long after their lastUpdatedDateTime.
  */
 import {
+  ADMIN_IDS,
   DOMAINS,
   type EventTypeInfo,
   FIRST_NAMES,
@@ -20,8 +22,9 @@ import {
 } from './catalog.js';
 import type { RiskDetection, RiskyUser, SignInLocation } from './model.js';
 import { Prng } from './prng.js';
-import type { GraphEmulator } from './server.js';
+import type { HistoryNote } from './store.js';
 import { formatTicks, ticksOf, ticksOfDate } from './timestamps.js';
+import type { GraphEmulator } from './types.js';
 
 export interface UserIdentity {
   id: string;
@@ -116,8 +119,18 @@ function makeRiskyUser(rng: Prng, identity: UserIdentity, fromTicks: bigint, toT
   };
 }
 
-function makeDetection(rng: Prng, user: UserIdentity | RiskyUser, fromTicks: bigint, toTicks: bigint, newMemberRate: number): RiskDetection {
-  const event = rng.weighted(RISK_EVENT_TYPES.map((e) => [e, e.weight] as const));
+const EVENT_WEIGHTS = RISK_EVENT_TYPES.map((e) => [e, e.weight] as const);
+const OFFLINE_EVENT_WEIGHTS = EVENT_WEIGHTS.filter(([e]) => e.timing.includes('offline'));
+
+function makeDetection(
+  rng: Prng,
+  user: UserIdentity | RiskyUser,
+  fromTicks: bigint,
+  toTicks: bigint,
+  newMemberRate: number,
+  events: readonly (readonly [EventTypeInfo, number])[] = EVENT_WEIGHTS,
+): RiskDetection {
+  const event = rng.weighted(events);
   const timing = rng.chance(0.02) ? 'nearRealtime' : rng.pick(event.timing);
   const hidden = rng.chance(0.04);
   const state = hidden ? 'atRisk' : rng.weighted(DETECTION_STATES);
@@ -183,29 +196,63 @@ const TOKEN_ISSUERS = [
   ['NPSExtension', 0.5],
 ] as const;
 
-/** riskDetail values that go with a riskState: [members before unknownFutureValue, members after it]. */
-const DETAILS: Record<string, [readonly string[], readonly string[]]> = {
-  atRisk: [['none'], []],
+/**
+ * riskDetail values that go with a riskState, with their weights: [members before unknownFutureValue, members after
+ * it]. The agent members (adminConfirmedAgentSafe, ...) and the service principal ones never apply to users or their
+ * detections: they are in the enums, not here.
+ */
+const DETAILS: Record<string, readonly [readonly (readonly [string, number])[], readonly (readonly [string, number])[]]> = {
+  atRisk: [[['none', 1]], []],
   remediated: [
     [
-      'userPerformedSecuredPasswordReset',
-      'userPassedMFADrivenByRiskBasedPolicy',
-      'userPerformedSecuredPasswordChange',
-      'adminGeneratedTemporaryPassword',
+      ['userPerformedSecuredPasswordReset', 35],
+      ['userPassedMFADrivenByRiskBasedPolicy', 30],
+      ['userPerformedSecuredPasswordChange', 15],
+      ['adminGeneratedTemporaryPassword', 8],
     ],
-    ['userChangedPasswordOnPremises', 'microsoftRevokedSessions'],
+    [
+      ['userChangedPasswordOnPremises', 7],
+      ['microsoftRevokedSessions', 5],
+    ],
   ],
   dismissed: [
-    ['adminDismissedAllRiskForUser', 'adminConfirmedSigninSafe', 'aiConfirmedSigninSafe'],
-    ['m365DAdminDismissedDetection', 'adminDismissedRiskForSignIn'],
+    [
+      ['adminDismissedAllRiskForUser', 60],
+      ['aiConfirmedSigninSafe', 25],
+      ['adminConfirmedSigninSafe', 15],
+    ],
+    [
+      ['adminDismissedRiskForSignIn', 6],
+      ['m365DAdminDismissedDetection', 4],
+    ],
   ],
-  confirmedSafe: [['adminConfirmedSigninSafe'], ['adminConfirmedAccountSafe']],
-  confirmedCompromised: [['adminConfirmedUserCompromised', 'adminConfirmedSigninCompromised'], []],
+  confirmedSafe: [[['adminConfirmedSigninSafe', 1]], [['adminConfirmedAccountSafe', 1]]],
+  confirmedCompromised: [
+    [
+      ['adminConfirmedUserCompromised', 70],
+      ['adminConfirmedSigninCompromised', 30],
+    ],
+    [],
+  ],
 };
 
 function riskDetailFor(rng: Prng, state: string, newMemberRate: number): string {
-  const [known, newer] = DETAILS[state] ?? [['none'], []];
-  return newer.length > 0 && rng.chance(newMemberRate) ? rng.pick(newer) : rng.pick(known);
+  const [known, newer] = DETAILS[state] ?? [[['none', 1]], []];
+  return newer.length > 0 && rng.chance(newMemberRate) ? rng.weighted(newer) : rng.weighted(known);
+}
+
+const SELF_SERVICE = [
+  'userPerformedSecuredPasswordReset',
+  'userPerformedSecuredPasswordChange',
+  'userPassedMFADrivenByRiskBasedPolicy',
+  'userChangedPasswordOnPremises',
+];
+const BY_MICROSOFT = ['none', 'hidden', 'aiConfirmedSigninSafe', 'microsoftRevokedSessions'];
+
+/** Who a history item says changed the risk: the user (self-service remediation), an admin, or nobody (Microsoft). */
+function initiatedByFor(rng: Prng, detail: string | null, userId: string): string | null {
+  if (detail === null || BY_MICROSOFT.includes(detail)) return null;
+  return SELF_SERVICE.includes(detail) ? userId : rng.pick(ADMIN_IDS);
 }
 
 /** Uniform in [from, to]; two draws make 53 random bits, so the sub-millisecond digits are random too. */
@@ -245,6 +292,130 @@ function additionalInfo(rng: Prng, event: EventTypeInfo): string {
   return JSON.stringify(items);
 }
 
+// ---- history ----
+
+/** One version of a risky user and what brought it about: upsert them in order and the emulator keeps the history. */
+export interface RiskyUserVersion {
+  record: RiskyUser;
+  history: HistoryNote;
+}
+
+export interface TimelineOptions {
+  seed?: number | string;
+  /** The user's detections: the risk event types behind each rise of risk are taken from them when there are some. */
+  detections?: readonly RiskDetection[];
+}
+
+/**
+ * The versions a risky user went through to reach its current state, oldest first, the last one being `user`
+ * itself: detections raising the risk (initiatedBy null, their riskEventTypes), then the remediation by the user
+ * (secured password reset, MFA), or the dismissal or confirmation by an admin (initiatedBy an admin's id).
+ */
+export function riskyUserTimeline(user: RiskyUser, options: TimelineOptions = {}): RiskyUserVersion[] {
+  const rng = new Prng(`${options.seed ?? 1}:timeline:${user.id}`);
+  const finalTicks = user.riskLastUpdatedDateTime ? ticksOf(user.riskLastUpdatedDateTime) : ticksOfDate(new Date());
+  const own = (options.detections ?? []).filter((d) => d.userId === user.id && d.riskEventType);
+  const eventTypes = (): string[] => [own.length > 0 ? rng.pick(own).riskEventType! : rng.weighted(EVENT_WEIGHTS).type];
+  const state = user.riskState ?? 'atRisk';
+  const open = state === 'atRisk';
+  const finalLevel = user.riskLevel ?? 'none';
+
+  // Earlier rises of risk: one or two detections, the last one at the level the user was left at.
+  const riseLevel = open ? finalLevel : state === 'confirmedCompromised' ? 'high' : rng.weighted(LEVELS);
+  const rises = riseLevel !== 'hidden' && rng.chance(0.35) && riseLevel !== 'low' ? [lowerLevel(riseLevel), riseLevel] : [riseLevel];
+  const risesBeforeFinal = open ? rises.slice(0, -1) : rises;
+  let ticks = finalTicks;
+  const versions: RiskyUserVersion[] = [];
+  for (let i = risesBeforeFinal.length - 1; i >= 0; i--) {
+    ticks -= randomTicks(rng, 10n * MINUTE_TICKS, 14n * DAY_TICKS);
+    versions.unshift({
+      record: { ...user, riskState: 'atRisk', riskLevel: risesBeforeFinal[i]!, riskDetail: 'none', riskLastUpdatedDateTime: formatTicks(ticks) },
+      history: { initiatedBy: null, riskEventTypes: eventTypes(), detail: null },
+    });
+  }
+  const detail = user.riskDetail && user.riskDetail !== 'none' ? user.riskDetail : null;
+  versions.push({
+    record: { ...user },
+    history: open
+      ? { initiatedBy: null, riskEventTypes: eventTypes(), detail }
+      : { initiatedBy: initiatedByFor(rng, detail, user.id), riskEventTypes: [], detail },
+  });
+  return versions;
+}
+
+/** Upserts each user through its timeline, so that the emulator serves a realistic history for every one of them. */
+export function seedRiskyUsers(emulator: GraphEmulator, users: readonly RiskyUser[], options: TimelineOptions = {}): void {
+  for (const user of users) {
+    for (const version of riskyUserTimeline(user, options)) emulator.upsert('riskyUsers', version.record, { history: version.history });
+  }
+}
+
+function lowerLevel(level: string): string {
+  return level === 'high' ? 'medium' : 'low';
+}
+
+// ---- late offline detections ----
+
+export interface LateOfflineOptions {
+  seed?: number | string;
+  /** Whose detections they are. */
+  users: readonly (RiskyUser | UserIdentity)[];
+  /**
+   * How much older than the moment it surfaces a detection's lastUpdatedDateTime is: a duration, or a [min, max]
+   * range. Entra: offline detections can take up to 48 hours to appear.
+   */
+  lateByMs: number | readonly [number, number];
+  /** When they become visible (default: now). To surface them later, upsert with visibleAfterMs = surfacesAt - now. */
+  surfacesAt?: Date;
+}
+
+/**
+ * Offline detections that surface late: when they become visible, their lastUpdatedDateTime (and detectedDateTime)
+ * is `lateByMs` in the past, far behind a sync's ordinary lookback. A test can say "this detection surfaces now with
+ * a lastUpdatedDateTime 40 hours ago": `emulator.upsert('riskDetections', lateOfflineDetections(1, { users, lateByMs:
+ * 40 * 3600_000 }))`.
+ */
+export function lateOfflineDetections(count: number, options: LateOfflineOptions): RiskDetection[] {
+  if (options.users.length === 0) throw new RangeError('lateOfflineDetections needs at least one user');
+  const [minLate, maxLate] = typeof options.lateByMs === 'number' ? [options.lateByMs, options.lateByMs] : options.lateByMs;
+  if (!(minLate >= 0 && maxLate >= minLate)) throw new RangeError('lateByMs must be a non-negative duration or a [min, max] range with min <= max');
+  const rng = new Prng(`${options.seed ?? 1}:lateOffline`);
+  const surfaces = ticksOfDate(options.surfacesAt ?? new Date());
+  return Array.from({ length: count }, () => {
+    const late = BigInt(Math.round(minLate + rng.next() * (maxLate - minLate))) * 10_000n;
+    const lastUpdated = surfaces - late - BigInt(rng.int(0, 9999));
+    return lateOffline(rng, rng.pick(options.users), lastUpdated);
+  });
+}
+
+function lateOffline(rng: Prng, user: UserIdentity | RiskyUser, lastUpdatedTicks: bigint): RiskDetection {
+  const activityTicks = lastUpdatedTicks - randomTicks(rng, 10n * MINUTE_TICKS, 2n * 60n * MINUTE_TICKS);
+  const detection = makeDetection(rng, user, activityTicks, activityTicks, 0, OFFLINE_EVENT_WEIGHTS);
+  return {
+    ...detection,
+    detectionTimingType: 'offline',
+    riskState: 'atRisk',
+    riskLevel: detection.riskLevel === 'hidden' ? 'medium' : detection.riskLevel,
+    riskDetail: 'none',
+    activityDateTime: formatTicks(activityTicks),
+    detectedDateTime: formatTicks(lastUpdatedTicks),
+    lastUpdatedDateTime: formatTicks(lastUpdatedTicks),
+  };
+}
+
+/**
+ * An offline detection re-scored after it surfaced: its riskLevel changes and its new lastUpdatedDateTime is
+ * `lateByMs` before the moment the new version surfaces (never before the old one's), so a sync whose lookback is
+ * shorter never reads the change.
+ */
+export function rescoredLate(detection: RiskDetection, options: { seed?: number | string; lateByMs: number; surfacesAt?: Date }): RiskDetection {
+  const rng = new Prng(`${options.seed ?? 1}:rescore:${detection.id}`);
+  const levels = ['low', 'medium', 'high'].filter((l) => l !== detection.riskLevel);
+  const previous = detection.lastUpdatedDateTime ? ticksOf(detection.lastUpdatedDateTime) : 0n;
+  const wanted = ticksOfDate(options.surfacesAt ?? new Date()) - BigInt(Math.round(options.lateByMs)) * 10_000n;
+  return { ...detection, riskLevel: rng.pick(levels), lastUpdatedDateTime: formatTicks(wanted > previous ? wanted : previous + 1n) };
+}
+
 // ---- live activity ----
 
 export interface ActivityOptions {
@@ -261,16 +432,32 @@ export interface ActivityOptions {
   userClosureProbability?: number;
   /** Chance per round that one at-risk detection is dismissed or confirmed safe (default 0.3). */
   detectionClosureProbability?: number;
+  /**
+   * Chance per round of an offline detection that surfaces up to `maxLateOfflineHours` after its
+   * lastUpdatedDateTime (default 0: off). Its timestamps are that many real hours old when it surfaces; the wait
+   * before it surfaces is scaled by `lateOfflineTimeScale`.
+   */
+  lateOfflineProbability?: number;
+  /** Largest lateness of those detections, in hours (default 48, Entra's documented bound; the least is 30 min). */
+  maxLateOfflineHours?: number;
+  /** Real milliseconds waited per millisecond of lateness (default 1/3600: a detection 40 h late surfaces after 40 s). */
+  lateOfflineTimeScale?: number;
+  /** Chance per round that a visible offline detection is re-scored late, the same way (default 0: off). */
+  rescoreProbability?: number;
 }
 
 export interface Activity {
   stop(): void;
 }
 
+const HOUR_MS = 3600_000;
+
 /**
  * Keeps the emulator's tenant changing: new detections (and their users becoming at risk), some visible only after
- * a delay although their timestamps are older; users remediated or dismissed; detections dismissed. Changed records
- * get their lastUpdatedDateTime / riskLastUpdatedDateTime set to now. The timer does not keep the process alive.
+ * a delay although their timestamps are older; users remediated or dismissed; detections dismissed; with the options,
+ * offline detections surfacing up to 48 h late and offline detections re-scored late. Changed records get their
+ * lastUpdatedDateTime / riskLastUpdatedDateTime set to now (late ones: to their lateness), and every change of a
+ * user's risk leaves a history item saying what or who changed it. The timer does not keep the process alive.
  */
 export function startActivity(emulator: GraphEmulator, options: ActivityOptions = {}): Activity {
   const rng = new Prng(`${options.seed ?? 1}:activity`);
@@ -298,20 +485,29 @@ function activityRound(emulator: GraphEmulator, rng: Prng, options: ActivityOpti
     if (!late) detection.lastUpdatedDateTime = formatTicks(to);
     const visibleAfterMs = late ? rng.int(intervalMs, options.maxLateVisibilityMs ?? 3 * intervalMs) : 0;
     emulator.upsert('riskDetections', detection, { visibleAfterMs });
-    const current = emulator.get('riskyUsers', user.id);
-    emulator.upsert(
-      'riskyUsers',
-      {
-        ...(current ?? { id: user.id, isDeleted: false, isProcessing: false }),
-        userDisplayName: user.userDisplayName,
-        userPrincipalName: user.userPrincipalName,
-        riskState: 'atRisk',
-        riskDetail: 'none',
-        riskLevel: higherLevel(current?.riskState === 'atRisk' ? current.riskLevel : null, detection.riskLevel),
-        riskLastUpdatedDateTime: formatTicks(now()),
-      },
-      { visibleAfterMs },
-    );
+    raiseUserRisk(emulator, user, detection, formatTicks(now()), visibleAfterMs);
+  }
+
+  if (rng.chance(options.lateOfflineProbability ?? 0)) {
+    const lateByMs = rng.int(30 * 60_000, (options.maxLateOfflineHours ?? 48) * HOUR_MS);
+    const visibleAfterMs = Math.round(lateByMs * (options.lateOfflineTimeScale ?? 1 / 3600));
+    const surfacesAt = new Date(Date.now() + visibleAfterMs);
+    const [detection] = lateOfflineDetections(1, { seed: `${rng.next()}`, users: pool, lateByMs, surfacesAt });
+    emulator.upsert('riskDetections', detection!, { visibleAfterMs });
+    const owner = pool.find((u) => u.id === detection!.userId)!;
+    raiseUserRisk(emulator, owner, detection!, formatTicks(ticksOfDate(surfacesAt)), visibleAfterMs);
+  }
+
+  if (rng.chance(options.rescoreProbability ?? 0)) {
+    const offline = emulator
+      .list('riskDetections', { visibleOnly: true })
+      .filter((d) => d.detectionTimingType === 'offline' && d.riskState === 'atRisk');
+    if (offline.length > 0) {
+      const lateByMs = rng.int(30 * 60_000, (options.maxLateOfflineHours ?? 48) * HOUR_MS);
+      const visibleAfterMs = Math.round(lateByMs * (options.lateOfflineTimeScale ?? 1 / 3600));
+      const surfacesAt = new Date(Date.now() + visibleAfterMs);
+      emulator.upsert('riskDetections', rescoredLate(rng.pick(offline), { seed: `${rng.next()}`, lateByMs, surfacesAt }), { visibleAfterMs });
+    }
   }
 
   if (rng.chance(options.userClosureProbability ?? 0.3)) {
@@ -320,16 +516,19 @@ function activityRound(emulator: GraphEmulator, rng: Prng, options: ActivityOpti
       const user = rng.pick(atRisk);
       const state = rng.chance(0.6) ? 'remediated' : 'dismissed';
       const detail = riskDetailFor(rng, state, 0.1);
-      emulator.upsert('riskyUsers', {
-        ...user,
-        riskState: state,
-        riskDetail: detail,
-        riskLevel: 'none',
-        riskLastUpdatedDateTime: formatTicks(now()),
-      });
+      emulator.upsert(
+        'riskyUsers',
+        { ...user, riskState: state, riskDetail: detail, riskLevel: 'none', riskLastUpdatedDateTime: formatTicks(now()) },
+        { history: { initiatedBy: initiatedByFor(rng, detail, user.id), riskEventTypes: [], detail } },
+      );
       for (const d of emulator.list('riskDetections', { visibleOnly: true })) {
         if (d.userId === user.id && d.riskState === 'atRisk') {
-          emulator.upsert('riskDetections', { ...d, riskState: state, riskDetail: detail, lastUpdatedDateTime: formatTicks(now()) });
+          emulator.upsert('riskDetections', {
+            ...d,
+            riskState: state,
+            riskDetail: detail,
+            lastUpdatedDateTime: formatTicks(maxTicks(now(), d.lastUpdatedDateTime)),
+          });
         }
       }
     }
@@ -348,6 +547,24 @@ function activityRound(emulator: GraphEmulator, rng: Prng, options: ActivityOpti
       });
     }
   }
+}
+
+/** A new detection puts its user at risk (at the higher of the two levels), surfacing with it. */
+function raiseUserRisk(emulator: GraphEmulator, user: RiskyUser | UserIdentity, detection: RiskDetection, at: string, visibleAfterMs: number): void {
+  const current = emulator.get('riskyUsers', user.id);
+  emulator.upsert(
+    'riskyUsers',
+    {
+      ...(current ?? { id: user.id, isDeleted: false, isProcessing: false }),
+      userDisplayName: user.userDisplayName,
+      userPrincipalName: user.userPrincipalName,
+      riskState: 'atRisk',
+      riskDetail: 'none',
+      riskLevel: higherLevel(current?.riskState === 'atRisk' ? current.riskLevel : null, detection.riskLevel),
+      riskLastUpdatedDateTime: at,
+    },
+    { visibleAfterMs, history: { initiatedBy: null, riskEventTypes: detection.riskEventType ? [detection.riskEventType] : [], detail: null } },
+  );
 }
 
 const LEVEL_ORDER = ['none', 'low', 'medium', 'high'];

@@ -6,7 +6,7 @@ interface FaultScope {
   target?: 'graph' | 'token';
   /** Graph only: fault only requests that carry a `$skiptoken` (next links). */
   nextLinkOnly?: boolean;
-  /** Graph only: fault only requests for this collection. */
+  /** Graph only: fault only requests for this collection (`riskyUsers/history` for any user's history). */
   collection?: CollectionName;
   /** Serve this fault this many times, then drop it (default: until cleared). */
   count?: number;

@@ -9,7 +9,7 @@
  * comparisons on enums and booleans, and enum literals that are not members of the enum.
  * A quoted datetime compared with a datetime property matches nothing by default (option `quotedDateTime`).
  */
-import { type ApiVersion, type CollectionName, SCHEMAS, resolveProperty } from './model.js';
+import { type ApiVersion, type CollectionName, type CollectionSchema, SCHEMAS, resolveProperty } from './model.js';
 import { normalizeDateTime } from './timestamps.js';
 
 export class FilterError extends Error {
@@ -19,7 +19,9 @@ export class FilterError extends Error {
 export type FilterPredicate = (record: Readonly<Record<string, unknown>>) => boolean;
 
 export interface FilterOptions {
-  collection: CollectionName;
+  /** The collection's schema; or `collection`, the name of a built-in one. */
+  schema?: CollectionSchema;
+  collection?: CollectionName;
   version: ApiVersion;
   /** What a quoted datetime does against a datetime property: match nothing (default) or fail with 400. */
   quotedDateTime?: 'matchNothing' | 'badRequest';
@@ -160,8 +162,14 @@ function parseLiteral(token: Token): Literal {
   throw new FilterError(`'${text}' is not a valid literal`);
 }
 
+function schemaOf(options: FilterOptions): CollectionSchema {
+  const schema = options.schema ?? SCHEMAS[options.collection as keyof typeof SCHEMAS];
+  if (!schema) throw new TypeError(`parseFilter needs a schema or a built-in collection name, got ${String(options.collection)}`);
+  return schema;
+}
+
 function comparison(left: string, opText: string, literal: Literal, options: FilterOptions): FilterPredicate {
-  const schema = SCHEMAS[options.collection];
+  const schema = schemaOf(options);
   const op = opText.toLowerCase() as Operator;
   if (!OPERATORS.includes(op)) {
     throw new FilterError(
@@ -173,7 +181,7 @@ function comparison(left: string, opText: string, literal: Literal, options: Fil
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(left)) {
     throw new FilterError(`'${left}' is not a property of ${schema.entityType} (property paths are not supported)`);
   }
-  const property = resolveProperty(options.collection, options.version, left);
+  const property = resolveProperty(schema, options.version, left);
   if (!property) throw new FilterError(`could not find a property named '${left}' on type '${schema.entityType}'`);
   const def = schema.properties[property]!;
   const incompatible = (): FilterError =>
@@ -216,13 +224,37 @@ function comparison(left: string, opText: string, literal: Literal, options: Fil
       if (literal.kind !== 'boolean' || op !== 'eq') throw incompatible();
       return (record) => record[property] === literal.value;
     }
+    case 'number': {
+      if (literal.kind !== 'number') throw incompatible();
+      return (record) => {
+        const value = record[property];
+        return typeof value === 'number' && compareNumbers(value, literal.value, op);
+      };
+    }
     case 'object':
       throw new FilterError(`'${property}' is a complex property and cannot be filtered on`);
+    case 'collection':
+      throw new FilterError(`'${property}' is a collection: lambda operators (any, all) are not supported`);
   }
 }
 
 /** Ordinal comparison; normalized timestamps compare correctly as strings. */
 function compare(a: string, b: string, op: Operator): boolean {
+  switch (op) {
+    case 'eq':
+      return a === b;
+    case 'ge':
+      return a >= b;
+    case 'gt':
+      return a > b;
+    case 'le':
+      return a <= b;
+    case 'lt':
+      return a < b;
+  }
+}
+
+function compareNumbers(a: number, b: number, op: Operator): boolean {
   switch (op) {
     case 'eq':
       return a === b;

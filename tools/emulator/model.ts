@@ -1,10 +1,21 @@
-/** The emulated Graph resources, from ../shared/reference/graph-identity-protection.md. */
+/**
+ * The emulated Graph resources, from ../shared/reference/graph-identity-protection.md: the built-in collections'
+ * schemas, the risky user history item, and the enum values (shared with the product through src/domain/enums.ts).
+ */
+import { RISK_DETAIL, RISK_EVENT_TYPE, RISK_LEVEL, RISK_STATE } from '../../src/domain/enums';
 
-export type CollectionName = 'riskDetections' | 'riskyUsers';
-export const COLLECTION_NAMES: readonly CollectionName[] = ['riskDetections', 'riskyUsers'];
+export { RISK_DETAIL, RISK_EVENT_TYPE, RISK_LEVEL, RISK_STATE };
+export type { RiskDetail, RiskEventType, RiskLevel, RiskState } from '../../src/domain/enums';
+
+/** The collections every emulator serves; more can be defined at run time (see CollectionRegistry). */
+export type BuiltInCollection = 'riskDetections' | 'riskyUsers';
+export const COLLECTION_NAMES: readonly BuiltInCollection[] = ['riskDetections', 'riskyUsers'];
+/** A collection's name: a built-in one or one defined at run time. */
+export type CollectionName = BuiltInCollection | (string & {});
 export type ApiVersion = 'v1.0' | 'beta';
 
-export type PropertyType = 'string' | 'datetime' | 'boolean' | 'enum' | 'object';
+/** `number` and `collection` (an array of strings) exist for collections defined at run time and for history items. */
+export type PropertyType = 'string' | 'datetime' | 'boolean' | 'enum' | 'object' | 'number' | 'collection';
 
 export interface PropertyDefinition {
   type: PropertyType;
@@ -14,36 +25,28 @@ export interface PropertyDefinition {
   betaOnly?: boolean;
 }
 
+/** What a tenant has bought: Entra ID P2, P1, or neither (Free). */
+export type Licence = 'P2' | 'P1' | 'none';
+export const LICENCES: readonly Licence[] = ['none', 'P1', 'P2'];
+
 export interface CollectionSchema {
   name: CollectionName;
-  /** The OData type, for error messages. */
+  /** The path under the version segment, e.g. `/identityProtection/riskDetections`. */
+  path: string;
+  /** The OData type, for error messages and @odata.context. */
   entityType: string;
+  /** The last-updated property a sync moves its watermark on (informative; every datetime can be filtered). */
+  cursor?: string;
   properties: Readonly<Record<string, PropertyDefinition>>;
+  /** The application permission a token needs (undefined: none). */
+  permission?: string;
+  /** The lowest licence that serves the collection (undefined: every tenant). */
+  licence?: 'P1' | 'P2';
+  /** Page size without `$top` (Graph's default: 20) and the largest `$top` accepted (500). */
+  defaultTop: number;
+  maxTop: number;
 }
 
-export const RISK_LEVEL = ['low', 'medium', 'high', 'hidden', 'none', 'unknownFutureValue'] as const;
-export const RISK_STATE = ['none', 'confirmedSafe', 'remediated', 'dismissed', 'atRisk', 'confirmedCompromised', 'unknownFutureValue'] as const;
-export const RISK_DETAIL = [
-  'none',
-  'adminGeneratedTemporaryPassword',
-  'userPerformedSecuredPasswordChange',
-  'userPerformedSecuredPasswordReset',
-  'adminConfirmedSigninSafe',
-  'aiConfirmedSigninSafe',
-  'userPassedMFADrivenByRiskBasedPolicy',
-  'adminDismissedAllRiskForUser',
-  'adminConfirmedSigninCompromised',
-  'hidden',
-  'adminConfirmedUserCompromised',
-  'unknownFutureValue',
-  'm365DAdminDismissedDetection',
-  'adminConfirmedServicePrincipalCompromised',
-  'adminDismissedAllRiskForServicePrincipal',
-  'userChangedPasswordOnPremises',
-  'adminDismissedRiskForSignIn',
-  'adminConfirmedAccountSafe',
-  'microsoftRevokedSessions',
-] as const;
 export const DETECTION_TIMING_TYPE = ['notDefined', 'realtime', 'nearRealtime', 'offline', 'unknownFutureValue'] as const;
 export const ACTIVITY = ['signin', 'user', 'unknownFutureValue', 'servicePrincipal'] as const;
 export const TOKEN_ISSUER_TYPE = [
@@ -55,9 +58,11 @@ export const TOKEN_ISSUER_TYPE = [
   'NPSExtension',
 ] as const;
 
-export type RiskLevel = (typeof RISK_LEVEL)[number];
-export type RiskState = (typeof RISK_STATE)[number];
-export type RiskDetail = (typeof RISK_DETAIL)[number];
+/** Application permissions (least privileged) of the Identity Protection collections. */
+export const PERMISSIONS = {
+  riskEvents: 'IdentityRiskEvent.Read.All',
+  riskyUsers: 'IdentityRiskyUser.Read.All',
+} as const;
 
 export interface GeoCoordinates {
   latitude: number | null;
@@ -112,22 +117,47 @@ export interface RiskyUser {
   [key: string]: unknown;
 }
 
+/** riskUserActivity: what changed a user's risk. `detail` is a riskDetail member. */
+export interface RiskUserActivity {
+  detail: string | null;
+  riskEventTypes: string[];
+}
+
+/** riskyUserHistoryItem: a riskyUser as it was after one change, with who or what changed it. */
+export interface RiskyUserHistoryItem extends RiskyUser {
+  userId: string;
+  /** The object id of the actor (an admin, the user); null when Identity Protection itself changed the risk. */
+  initiatedBy: string | null;
+  activity: RiskUserActivity;
+}
+
 export interface RecordOf {
   riskDetections: RiskDetection;
   riskyUsers: RiskyUser;
 }
 
+/** A record of a collection defined at run time. */
+export type GenericRecord = Record<string, unknown> & { id: string };
+export type RecordFor<C extends CollectionName> = C extends keyof RecordOf ? RecordOf[C] : GenericRecord;
+
 /** What the data API accepts: `id` is required; missing properties are served as null. */
-export type RecordInput<C extends CollectionName> = Partial<RecordOf[C]> & { id: string };
+export type RecordInput<C extends CollectionName> = Partial<RecordFor<C>> & { id: string };
 
 const s: PropertyDefinition = { type: 'string' };
 const dt: PropertyDefinition = { type: 'datetime' };
+const bool: PropertyDefinition = { type: 'boolean' };
 const enumOf = (members: readonly string[]): PropertyDefinition => ({ type: 'enum', members });
 
-export const SCHEMAS: Readonly<Record<CollectionName, CollectionSchema>> = {
+export const SCHEMAS: Readonly<Record<BuiltInCollection, CollectionSchema>> = {
   riskDetections: {
     name: 'riskDetections',
+    path: '/identityProtection/riskDetections',
     entityType: 'microsoft.graph.riskDetection',
+    cursor: 'lastUpdatedDateTime',
+    permission: PERMISSIONS.riskEvents,
+    licence: 'P1',
+    defaultTop: 20,
+    maxTop: 500,
     properties: {
       id: s,
       requestId: s,
@@ -155,11 +185,17 @@ export const SCHEMAS: Readonly<Record<CollectionName, CollectionSchema>> = {
   },
   riskyUsers: {
     name: 'riskyUsers',
+    path: '/identityProtection/riskyUsers',
     entityType: 'microsoft.graph.riskyUser',
+    cursor: 'riskLastUpdatedDateTime',
+    permission: PERMISSIONS.riskyUsers,
+    licence: 'P2',
+    defaultTop: 20,
+    maxTop: 500,
     properties: {
       id: s,
-      isDeleted: { type: 'boolean' },
-      isProcessing: { type: 'boolean' },
+      isDeleted: bool,
+      isProcessing: bool,
       riskLastUpdatedDateTime: dt,
       riskLevel: enumOf(RISK_LEVEL),
       riskState: enumOf(RISK_STATE),
@@ -170,26 +206,45 @@ export const SCHEMAS: Readonly<Record<CollectionName, CollectionSchema>> = {
   },
 };
 
+/** `/identityProtection/riskyUsers/{id}/history`: riskyUserHistoryItem inherits riskyUser's properties. */
+export const HISTORY_SCHEMA: CollectionSchema = {
+  name: 'riskyUsers/history',
+  path: '/identityProtection/riskyUsers/{id}/history',
+  entityType: 'microsoft.graph.riskyUserHistoryItem',
+  cursor: 'riskLastUpdatedDateTime',
+  permission: PERMISSIONS.riskyUsers,
+  licence: 'P2',
+  defaultTop: 20,
+  maxTop: 500,
+  properties: {
+    ...SCHEMAS.riskyUsers.properties,
+    userId: s,
+    initiatedBy: s,
+    activity: { type: 'object' },
+  },
+};
+
 /** Property names visible in an API version. */
-export function propertiesOf(collection: CollectionName, version: ApiVersion): string[] {
-  return Object.entries(SCHEMAS[collection].properties)
+export function propertiesOf(schema: CollectionSchema, version: ApiVersion): string[] {
+  return Object.entries(schema.properties)
     .filter(([, def]) => version === 'beta' || !def.betaOnly)
     .map(([name]) => name);
 }
 
 /** Case-insensitive lookup of a property name (Graph accepts `LastUpdatedDateTime`), undefined if unknown. */
-export function resolveProperty(collection: CollectionName, version: ApiVersion, name: string): string | undefined {
+export function resolveProperty(schema: CollectionSchema, version: ApiVersion, name: string): string | undefined {
   const lower = name.toLowerCase();
-  return propertiesOf(collection, version).find((p) => p.toLowerCase() === lower);
+  return propertiesOf(schema, version).find((p) => p.toLowerCase() === lower);
 }
 
 /**
  * The value Graph sends for an enum member: members after `unknownFutureValue` (and members this emulator does not
- * know, which can only be newer) become the sentinel unless the client opted in.
+ * know, which can only be newer) become the sentinel unless the client opted in. An enum without the sentinel (one
+ * a test defined) is served as it is.
  */
 export function wireEnumValue(members: readonly string[], value: string, includeUnknownMembers: boolean): string {
-  if (includeUnknownMembers) return value;
   const sentinel = members.findIndex((m) => m.toLowerCase() === 'unknownfuturevalue');
+  if (includeUnknownMembers || sentinel < 0) return value;
   const index = members.indexOf(value);
   return index >= 0 && index < sentinel ? value : members[sentinel]!;
 }

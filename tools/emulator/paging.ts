@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { FilterPredicate } from './filter.js';
-import type { ApiVersion, CollectionName } from './model.js';
+import type { ApiVersion } from './model.js';
+import type { StoredRecord } from './store.js';
 
 /** A query whose first page has been served: the shuffled ids that matched then, and how to re-check them. */
 export interface QueryState {
-  collection: CollectionName;
+  /** What was listed: a collection's name, or `riskyUsers/{id}/history`; a token is refused elsewhere. */
+  source: string;
   version: ApiVersion;
   ids: readonly string[];
   predicate: FilterPredicate;
+  /** The record served now for an id, re-read for every page. */
+  read: (id: string) => StoredRecord | undefined;
   select: readonly string[] | undefined;
   top: number;
   /** The first request's query options (encoded, without `$skiptoken`), repeated in next links. */
@@ -17,6 +21,11 @@ export interface QueryState {
 export interface Cursor {
   query: QueryState;
   position: number;
+  /**
+   * A next link handed out after the last page although nothing is left (microsoftgraph/microsoft-graph-docs#16332):
+   * following it answers 400 with an empty message.
+   */
+  phantom?: boolean;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ApiVersion, type CollectionName, SCHEMAS, resolveProperty } from './model.js';
+import { type ApiVersion, type CollectionSchema, resolveProperty } from './model.js';
 
 export const DEFAULT_TOP = 20;
 export const MAX_TOP = 500;
@@ -18,30 +18,35 @@ export class QueryError extends Error {
 const SUPPORTED = ['$filter', '$top', '$select', '$skiptoken'];
 
 /**
- * Reads the OData system query options the resource documents. Option names are case-insensitive; parameters
- * without `$` are custom options and ignored (as Graph does); `$orderby` and every other system option -> 400.
+ * Accepted and ignored, as Graph does on these resources: `$orderby` (Microsoft's own permissions reference shows
+ * `riskDetections?$orderBy=detectedDateTime desc`, and many tools send it; results still come in no particular order)
+ * and `$count` (no `@odata.count` is added).
  */
-export function parseQueryOptions(params: URLSearchParams, collection: CollectionName, version: ApiVersion): QueryOptions {
+const IGNORED = ['$orderby', '$count'];
+
+/** What Graph answers for `$skip`: it pages with `$skiptoken` only (msgraph-metadata#135, msgraph-sdk-powershell#1771). */
+const SKIP_MESSAGE = "'$skip' is not supported by the service.";
+
+/**
+ * Reads the OData system query options. Option names are case-insensitive; parameters without `$` are custom options
+ * and ignored (as Graph does); `$orderby` and `$count` are ignored; `$skip` and the other system options -> 400.
+ */
+export function parseQueryOptions(params: URLSearchParams, schema: CollectionSchema, version: ApiVersion): QueryOptions {
   const values = new Map<string, string>();
   for (const [rawName, value] of params) {
     const name = rawName.toLowerCase();
     if (!name.startsWith('$')) continue;
-    if (!SUPPORTED.includes(name)) {
-      throw new QueryError(
-        name === '$orderby'
-          ? "Query option '$orderby' is not supported on this resource: results come in no particular order."
-          : `Query option '${rawName}' is not supported on this resource.`,
-      );
-    }
     if (values.has(name)) throw new QueryError(`Query option '${name}' was specified more than once.`);
     values.set(name, value);
+    if (IGNORED.includes(name) || SUPPORTED.includes(name)) continue;
+    throw new QueryError(name === '$skip' ? SKIP_MESSAGE : `Query option '${rawName}' is not supported on this resource.`);
   }
 
-  const options: QueryOptions = { top: DEFAULT_TOP };
+  const options: QueryOptions = { top: schema.defaultTop };
   const top = values.get('$top');
   if (top !== undefined) {
-    if (!/^\d{1,9}$/.test(top) || Number(top) < 1 || Number(top) > MAX_TOP) {
-      throw new QueryError(`Invalid value '${top}' for query option '$top': expected an integer from 1 to ${MAX_TOP}.`);
+    if (!/^\d{1,9}$/.test(top) || Number(top) < 1 || Number(top) > schema.maxTop) {
+      throw new QueryError(`Invalid value '${top}' for query option '$top': expected an integer from 1 to ${schema.maxTop}.`);
     }
     options.top = Number(top);
   }
@@ -51,10 +56,8 @@ export function parseQueryOptions(params: URLSearchParams, collection: Collectio
     const names = select.split(',').map((s) => s.trim());
     if (names.some((n) => n === '')) throw new QueryError(`Invalid value '${select}' for query option '$select'.`);
     const resolved = names.map((n) => {
-      const property = resolveProperty(collection, version, n);
-      if (!property) {
-        throw new QueryError(`Could not find a property named '${n}' on type '${SCHEMAS[collection].entityType}'.`);
-      }
+      const property = resolveProperty(schema, version, n);
+      if (!property) throw new QueryError(`Could not find a property named '${n}' on type '${schema.entityType}'.`);
       return property;
     });
     options.select = [...new Set(['id', ...resolved])];

@@ -9,19 +9,33 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
 import { ensureEmulatorCertificate } from './certificate.js';
+import { CollectionRegistry, type CollectionSpec } from './collections.js';
 import { FaultController, type FaultSpec } from './faults.js';
 import { FilterError } from './filter.js';
-import { GraphApi, NotFoundError, matchRoute, shapeRecord } from './graph-api.js';
+import { GraphApi, NotFoundError, PhantomNextLinkError, shapeRecord } from './graph-api.js';
+import { HistoryStore } from './history.js';
 import { ODATA_JSON, type RequestIds, type Truncation, defaultErrorCode, graphError, requestIds, sendJson } from './http.js';
 import { IDENTITY_PATH, appServiceError, tokenResponse } from './identity.js';
-import { type ApiVersion, type CollectionName, type RecordInput, type RecordOf } from './model.js';
+import { FORBIDDEN_CODE, FORBIDDEN_MESSAGE, UNLICENSED_MESSAGES, isLicence, isUnlicensedCode, licensed, permitted, tenantView } from './licence.js';
+import {
+  type CollectionName,
+  type CollectionSchema,
+  HISTORY_SCHEMA,
+  PERMISSIONS,
+  type RecordFor,
+  type RecordInput,
+  type RiskyUserHistoryItem,
+} from './model.js';
 import { SkipTokens } from './paging.js';
 import { Prng } from './prng.js';
 import { QueryError } from './query.js';
 import { type EmulatorStats, type RequestLogEntry, type RouteName, StatsRecorder } from './stats.js';
+import { RecordStore, type UpsertOptions } from './store.js';
 import { Throttle, type ThrottlingSettings } from './throttle.js';
 import { TokenStore } from './tokens.js';
-import { RecordStore, type UpsertOptions } from './store.js';
+import type { GraphEmulator, GraphEmulatorOptions, GraphEmulatorSettings, ListOptions } from './types.js';
+
+export type { GraphEmulator, GraphEmulatorOptions, GraphEmulatorSettings, ListOptions } from './types.js';
 
 export const DEFAULT_TENANT_ID = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';
 export const DEFAULT_CLIENT_ID = '0f5e2d3c-6b7a-4c8d-9e0f-1a2b3c4d5e6f';
@@ -35,97 +49,6 @@ export const DEFAULT_RESOURCE = 'https://graph.microsoft.com';
  */
 const PROCESS_IDENTITY_HEADER = randomBytes(24).toString('base64url');
 let processIdentityPort: number | undefined;
-
-export interface GraphEmulatorOptions {
-  /** HTTPS port of the Graph API (default 0: any free port). */
-  port?: number;
-  /** Port of the plain-http managed-identity endpoint (default: the first emulator's of the process if free, else any). */
-  identityPort?: number;
-  /** One emulator is one tenant; tokens are valid for every emulator of the tenant in the process. */
-  tenantId?: string;
-  /** Client id of the managed identity (answered in `client_id`; a request for another client_id fails). */
-  clientId?: string;
-  /** IDENTITY_HEADER secret (default: random, the same for the whole process). */
-  identityHeader?: string;
-  /** The Graph resource tokens are issued for (default https://graph.microsoft.com). */
-  resource?: string;
-  tokenLifetimeSeconds?: number;
-  /** Throttling on/off (default on). */
-  throttling?: boolean;
-  /** Tenant budget in requests per second (default 1). */
-  rps?: number;
-  /** Slack for timer jitter when enforcing 1000/rps ms between accepted requests (default 5 ms). */
-  throttleToleranceMs?: number;
-  /** Seeds result order, empty pages and fault probabilities (default 1). */
-  seed?: number | string;
-  /** Probability that a page with records left is served empty, with a next link (default 0). */
-  emptyPageProbability?: number;
-  /** Lifetime of a `$skiptoken` (default 10 minutes). */
-  skipTokenTtlMs?: number;
-  /** A quoted datetime against a datetime property: matches nothing (default) or answers 400. */
-  quotedDateTime?: 'matchNothing' | 'badRequest';
-  /** Reproduce the reported quirk where `gt` on a timestamp returns the boundary record too (default false). */
-  gtIncludesBoundary?: boolean;
-  /** Where the TLS certificate lives (default .local/emulator under the working directory). */
-  certificateDir?: string;
-}
-
-/** Run-time switches (also settable at start through GraphEmulatorOptions). */
-export interface GraphEmulatorSettings {
-  emptyPageProbability: number;
-  skipTokenTtlMs: number;
-  quotedDateTime: 'matchNothing' | 'badRequest';
-  gtIncludesBoundary: boolean;
-}
-
-export interface ListOptions {
-  /** Only what Graph serves now (default false: the newest version of every record, visible or not yet). */
-  visibleOnly?: boolean;
-  /** Shape of the records (default v1.0; beta adds its extra properties). */
-  version?: ApiVersion;
-}
-
-export interface GraphEmulator {
-  /** https://127.0.0.1:<port>; resources under /v1.0 and /beta. */
-  readonly graphUrl: string;
-  /** The value for IDENTITY_ENDPOINT: http://127.0.0.1:<port>/msi/token */
-  readonly identityEndpoint: string;
-  /** The value for IDENTITY_HEADER. */
-  readonly identityHeader: string;
-  readonly tenantId: string;
-  readonly clientId: string;
-  readonly resource: string;
-  /** Faults switchable at run time. */
-  readonly faults: FaultController;
-
-  /** Adds or replaces records (by id). Missing properties are served as null. */
-  upsert<C extends CollectionName>(collection: C, records: RecordInput<C> | readonly RecordInput<C>[], options?: UpsertOptions): void;
-  remove(collection: CollectionName, id: string): boolean;
-  clear(collection?: CollectionName): void;
-  /** Records as Graph returns them with `Prefer: include-unknown-enum-members` (raw enum values). */
-  list<C extends CollectionName>(collection: C, options?: ListOptions): RecordOf[C][];
-  get<C extends CollectionName>(collection: C, id: string, options?: ListOptions): RecordOf[C] | undefined;
-
-  setThrottling(settings: Partial<ThrottlingSettings>): void;
-  readonly throttling: ThrottlingSettings;
-  configure(settings: Partial<GraphEmulatorSettings>): void;
-  readonly settings: GraphEmulatorSettings;
-
-  /** Invalidates every token issued so far for this tenant. */
-  revokeTokens(): void;
-  /** A valid token without going through the managed-identity endpoint (counts in tokensIssued). */
-  issueToken(): { token: string; expiresOn: number };
-  /** Expires every `$skiptoken` handed out so far. */
-  expireSkipTokens(): void;
-
-  stats(): EmulatorStats;
-  /** The last 1000 requests, oldest first. */
-  requestLog(): RequestLogEntry[];
-  resetStats(): void;
-
-  /** Closes both listeners and destroys open connections. */
-  close(): Promise<void>;
-}
 
 export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
   const { cert, key } = await ensureEmulatorCertificate(options.certificateDir);
@@ -159,7 +82,9 @@ class Emulator implements GraphEmulator {
   private graphPort = 0;
   private identityPort = 0;
 
-  private readonly store = new RecordStore();
+  private readonly registry = new CollectionRegistry();
+  private readonly store = new RecordStore((collection) => this.registry.require(collection));
+  private readonly historyStore = new HistoryStore();
   private readonly tokens: TokenStore;
   private readonly tokenLifetimeSeconds: number;
   private readonly throttle: Throttle;
@@ -183,6 +108,11 @@ class Emulator implements GraphEmulator {
       skipTokenTtlMs: 10 * 60 * 1000,
       quotedDateTime: 'matchNothing',
       gtIncludesBoundary: false,
+      licence: 'P2',
+      unlicensedCode: 'Authentication_RequestFromNonPremiumTenantOrB2CTenant',
+      permissions: [PERMISSIONS.riskEvents, PERMISSIONS.riskyUsers],
+      phantomNextLink: false,
+      historyOnlyCurrent: false,
     };
     this.skipTokens = new SkipTokens(this.current.skipTokenTtlMs);
     this.configure({
@@ -190,9 +120,15 @@ class Emulator implements GraphEmulator {
       skipTokenTtlMs: options.skipTokenTtlMs,
       quotedDateTime: options.quotedDateTime,
       gtIncludesBoundary: options.gtIncludesBoundary,
+      licence: options.licence,
+      unlicensedCode: options.unlicensedCode,
+      permissions: options.permissions,
+      phantomNextLink: options.phantomNextLink,
+      historyOnlyCurrent: options.historyOnlyCurrent,
     });
+    for (const spec of options.collections ?? []) this.registry.define(spec);
     const rng = new Prng(seed);
-    this.api = new GraphApi(this.store, this.skipTokens, rng.fork('order'), rng.fork('pages'), () => ({
+    this.api = new GraphApi(this.store, this.historyStore, this.skipTokens, rng.fork('order'), rng.fork('pages'), () => ({
       baseUrl: this.graphUrl,
       ...this.current,
     }));
@@ -229,31 +165,56 @@ class Emulator implements GraphEmulator {
     return `http://127.0.0.1:${this.identityPort}${IDENTITY_PATH}`;
   }
 
-  // ---- data ----
+  // ---- collections and data ----
 
-  upsert<C extends CollectionName>(collection: C, records: RecordInput<C> | readonly RecordInput<C>[], options?: UpsertOptions): void {
-    const list = (Array.isArray(records) ? records : [records]) as RecordInput<C>[];
-    for (const record of list) this.store.upsert(collection, record, options);
+  defineCollection(spec: CollectionSpec): CollectionSchema {
+    return this.registry.define(spec);
+  }
+
+  collections(): CollectionSchema[] {
+    return this.registry.list();
+  }
+
+  upsert<C extends CollectionName>(collection: C, records: RecordInput<C> | readonly RecordInput<C>[], options: UpsertOptions = {}): void {
+    this.registry.require(collection);
+    if (options.history !== undefined && collection !== 'riskyUsers') {
+      throw new TypeError(`upsert option 'history' applies to riskyUsers only, not ${collection}`);
+    }
+    const list = (Array.isArray(records) ? records : [records]) as Record<string, unknown>[];
+    for (const input of list) {
+      const { record, previous, visibleAt } = this.store.upsert(collection, input, options);
+      if (collection === 'riskyUsers') this.historyStore.record(record, previous, options, visibleAt);
+    }
   }
 
   remove(collection: CollectionName, id: string): boolean {
+    if (collection === 'riskyUsers') this.historyStore.remove(id);
     return this.store.remove(collection, id);
   }
 
   clear(collection?: CollectionName): void {
+    if (collection === undefined || collection === 'riskyUsers') this.historyStore.clear();
     this.store.clear(collection);
   }
 
-  list<C extends CollectionName>(collection: C, options: ListOptions = {}): RecordOf[C][] {
+  list<C extends CollectionName>(collection: C, options: ListOptions = {}): RecordFor<C>[] {
     return this.store
       .ids(collection)
       .map((id) => this.get(collection, id, options))
-      .filter((r): r is RecordOf[C] => r !== undefined);
+      .filter((r): r is RecordFor<C> => r !== undefined);
   }
 
-  get<C extends CollectionName>(collection: C, id: string, options: ListOptions = {}): RecordOf[C] | undefined {
+  get<C extends CollectionName>(collection: C, id: string, options: ListOptions = {}): RecordFor<C> | undefined {
+    const schema = this.registry.require(collection);
     const record = options.visibleOnly ? this.store.visible(collection, id) : this.store.latest(collection, id);
-    return record && (shapeRecord(record, collection, options.version ?? 'v1.0', undefined, true) as RecordOf[C]);
+    if (!record) return undefined;
+    const view = options.asServed ? tenantView(schema, record, this.current.licence) : record;
+    return shapeRecord(view, schema, options.version ?? 'v1.0', undefined, true, false) as RecordFor<C>;
+  }
+
+  history(userId: string, options: ListOptions = {}): RiskyUserHistoryItem[] | undefined {
+    const items = this.api.historyOf(userId, options.visibleOnly ?? false);
+    return items?.map((item) => shapeRecord(item, HISTORY_SCHEMA, options.version ?? 'v1.0', undefined, true, false) as RiskyUserHistoryItem);
   }
 
   // ---- switches ----
@@ -267,25 +228,12 @@ class Emulator implements GraphEmulator {
   }
 
   configure(settings: Partial<GraphEmulatorSettings>): void {
-    const next = { ...this.current };
-    if (settings.emptyPageProbability !== undefined) {
-      if (!(settings.emptyPageProbability >= 0 && settings.emptyPageProbability < 1)) {
-        throw new RangeError('emptyPageProbability must be in [0, 1)');
-      }
-      next.emptyPageProbability = settings.emptyPageProbability;
-    }
-    if (settings.skipTokenTtlMs !== undefined) {
-      if (!(settings.skipTokenTtlMs > 0)) throw new RangeError('skipTokenTtlMs must be positive');
-      next.skipTokenTtlMs = settings.skipTokenTtlMs;
-    }
-    if (settings.quotedDateTime !== undefined) next.quotedDateTime = settings.quotedDateTime;
-    if (settings.gtIncludesBoundary !== undefined) next.gtIncludesBoundary = settings.gtIncludesBoundary;
-    this.current = next;
-    this.skipTokens.setTtl(next.skipTokenTtlMs);
+    this.current = validatedSettings(this.current, settings);
+    this.skipTokens.setTtl(this.current.skipTokenTtlMs);
   }
 
   get settings(): GraphEmulatorSettings {
-    return { ...this.current };
+    return { ...this.current, permissions: [...this.current.permissions] };
   }
 
   revokeTokens(): void {
@@ -353,8 +301,8 @@ class Emulator implements GraphEmulator {
       return;
     }
 
-    const route = matchRoute(url.pathname);
-    const routeName: RouteName = route?.collection ?? 'notFound';
+    const route = this.registry.match(url.pathname);
+    const routeName: RouteName = route?.schema.name ?? 'notFound';
     const nextLink = [...url.searchParams.keys()].some((k) => k.toLowerCase() === '$skiptoken');
     const prefer = headerValue(req, 'prefer');
     const done = (status: number | 'reset', fault?: FaultSpec['kind']): void => {
@@ -378,7 +326,7 @@ class Emulator implements GraphEmulator {
     if (route && nextLink) this.recorder.mutable.nextLinkRequests++;
 
     let truncate: Truncation | undefined;
-    const fault = this.faults.take({ target: 'graph', nextLink, collection: route?.collection });
+    const fault = this.faults.take({ target: 'graph', nextLink, collection: route?.schema.name });
     if (fault) {
       this.recorder.fault('graph', fault.kind);
       const outcome = await this.startFault(fault, res, (status, extra) => {
@@ -409,11 +357,22 @@ class Emulator implements GraphEmulator {
       this.recorder.mutable.accepted++;
     }
 
+    // Answered by the service like any other request: they consume the budget (README, "Do 403s consume the budget?").
+    if (!permitted(route.schema, this.current.permissions)) {
+      this.recorder.mutable.forbidden++;
+      return fail(403, FORBIDDEN_CODE, FORBIDDEN_MESSAGE);
+    }
+    if (!licensed(route.schema, this.current.licence)) {
+      this.recorder.mutable.unlicensed++;
+      return fail(403, this.current.unlicensedCode, UNLICENSED_MESSAGES[this.current.unlicensedCode]);
+    }
+
     const includeUnknownEnums = (prefer ?? '').split(',').some((p) => p.trim().toLowerCase() === 'include-unknown-enum-members');
     let result;
     try {
       result = this.api.get(route, url.searchParams, includeUnknownEnums);
     } catch (error) {
+      if (error instanceof PhantomNextLinkError) this.recorder.mutable.phantomNextLinksFollowed++;
       if (error instanceof QueryError || error instanceof FilterError) return fail(400, 'BadRequest', error.message);
       if (error instanceof NotFoundError) return fail(404, 'ResourceNotFound', error.message);
       throw error;
@@ -421,6 +380,7 @@ class Emulator implements GraphEmulator {
     if (result.page) {
       this.recorder.mutable.pagesServed++;
       if (result.page.size === 0) this.recorder.mutable.emptyPagesServed++;
+      if (result.page.phantom) this.recorder.mutable.phantomNextLinks++;
     }
     sendJson(
       res,
@@ -521,4 +481,52 @@ function listenOn(server: http.Server | https.Server, port: number): Promise<num
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** The settings after a change, or a RangeError naming the first bad value (nothing changes then). */
+function validatedSettings(current: GraphEmulatorSettings, change: Partial<GraphEmulatorSettings>): GraphEmulatorSettings {
+  const next = { ...current, permissions: [...current.permissions] };
+  const bad = (name: string, expected: string, value: unknown): never => {
+    throw new RangeError(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
+  };
+  const flag = (name: 'gtIncludesBoundary' | 'phantomNextLink' | 'historyOnlyCurrent'): void => {
+    const value = change[name];
+    if (value === undefined) return;
+    if (typeof value !== 'boolean') bad(name, 'true or false', value);
+    next[name] = value;
+  };
+  const { emptyPageProbability, skipTokenTtlMs, quotedDateTime, licence, unlicensedCode, permissions } = change;
+  if (emptyPageProbability !== undefined) {
+    if (!(typeof emptyPageProbability === 'number' && emptyPageProbability >= 0 && emptyPageProbability < 1)) {
+      bad('emptyPageProbability', 'in [0, 1)', emptyPageProbability);
+    }
+    next.emptyPageProbability = emptyPageProbability;
+  }
+  if (skipTokenTtlMs !== undefined) {
+    if (!(typeof skipTokenTtlMs === 'number' && skipTokenTtlMs > 0)) bad('skipTokenTtlMs', 'a positive number of milliseconds', skipTokenTtlMs);
+    next.skipTokenTtlMs = skipTokenTtlMs;
+  }
+  if (quotedDateTime !== undefined) {
+    if (quotedDateTime !== 'matchNothing' && quotedDateTime !== 'badRequest') bad('quotedDateTime', "'matchNothing' or 'badRequest'", quotedDateTime);
+    next.quotedDateTime = quotedDateTime;
+  }
+  if (licence !== undefined) {
+    if (!isLicence(licence)) bad('licence', "'P2', 'P1' or 'none'", licence);
+    next.licence = licence;
+  }
+  if (unlicensedCode !== undefined) {
+    if (!isUnlicensedCode(unlicensedCode))
+      bad('unlicensedCode', "'Authentication_RequestFromNonPremiumTenantOrB2CTenant' or 'NoLicense'", unlicensedCode);
+    next.unlicensedCode = unlicensedCode;
+  }
+  if (permissions !== undefined) {
+    if (!Array.isArray(permissions) || !permissions.every((p) => typeof p === 'string' && p.trim() !== '')) {
+      bad('permissions', 'a list of application permission names (possibly empty)', permissions);
+    }
+    next.permissions = permissions.map((p) => p.trim());
+  }
+  flag('gtIncludesBoundary');
+  flag('phantomNextLink');
+  flag('historyOnlyCurrent');
+  return next;
 }

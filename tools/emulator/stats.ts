@@ -1,6 +1,8 @@
 import type { FaultKind } from './faults.js';
+import type { CollectionName } from './model.js';
 
-export type RouteName = 'riskDetections' | 'riskyUsers' | 'token' | 'notFound' | 'admin';
+/** A collection's name, `riskyUsers/history` for the history of any user, or the other listeners and routes. */
+export type RouteName = CollectionName | 'riskyUsers/history' | 'token' | 'notFound' | 'admin';
 
 export interface EmulatorStats {
   /** Responses by route and status ('reset' for sockets destroyed by a fault). */
@@ -16,6 +18,13 @@ export interface EmulatorStats {
   nextLinkRequests: number;
   pagesServed: number;
   emptyPagesServed: number;
+  /** Next links handed out after a last page that held exactly `$top` records (switch phantomNextLink). */
+  phantomNextLinks: number;
+  /** Requests that followed a phantom next link (answered 400 with an empty message). */
+  phantomNextLinksFollowed: number;
+  /** 403s for a licence the tenant lacks, and for a permission the token lacks. */
+  unlicensed: number;
+  forbidden: number;
 }
 
 export interface RequestLogEntry {
@@ -80,5 +89,9 @@ function emptyStats(): EmulatorStats {
     nextLinkRequests: 0,
     pagesServed: 0,
     emptyPagesServed: 0,
+    phantomNextLinks: 0,
+    phantomNextLinksFollowed: 0,
+    unlicensed: 0,
+    forbidden: 0,
   };
 }
