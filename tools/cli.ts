@@ -6,12 +6,12 @@
 import { type Command, Option } from 'commander';
 import { fixedServices } from '../src/app/services';
 import { buildFunctions } from '../src/app/functions';
-import { parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
+import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
 import { hasRealSettings } from '../src/config/localSettings';
 import type { Settings } from '../src/config/settings';
 import { createSyncService } from '../src/sync/service';
 import type { StandaloneEmulatorOptions } from './demo/demo';
-import { startLocalHost } from './host/localHost';
+import { PortInUseError, startLocalHost, type ListeningMessage, type LocalHost } from './host/localHost';
 
 function parsePositive(value: string): number {
   const n = Number(value);
@@ -56,7 +56,7 @@ export function addLocalCommands(program: Command): void {
         await serve(settingsOrExit(), { port: opts.port, host: '127.0.0.1', timers: true, syncNow: true });
       } else {
         const { runDemo } = loadDemo();
-        await runDemo({ port: opts.port, phantomNextLink: opts.phantomNextLink === true });
+        process.exitCode = await runDemo({ port: opts.port, phantomNextLink: opts.phantomNextLink === true });
       }
     });
 
@@ -98,10 +98,23 @@ function loadDemo(): typeof import('./demo/demo') {
   return require('./demo/demo') as typeof import('./demo/demo');
 }
 
-export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }) {
+/**
+ * The local host until Ctrl+C (or SIGTERM, or the parent's IPC channel closing): the first stops the timers and the
+ * runs in progress (they checkpoint) and waits for them; a second one quits at once. A port in use ends the process
+ * at once, naming the port.
+ */
+export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }): Promise<LocalHost> {
+  if (opts.timers) await credentialOrExit(settings);
   const service = createSyncService(settings);
   const functions = buildFunctions(settings, fixedServices(service));
-  const host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
+  let host: LocalHost;
+  try {
+    host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
+  } catch (error) {
+    if (!(error instanceof PortInUseError)) throw error;
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(EXIT_FAILED);
+  }
   process.stderr.write(`local Functions host on ${host.url}\n`);
   for (const fn of functions) {
     process.stderr.write(
@@ -110,12 +123,22 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
         : `  ${fn.name}: timer '${fn.schedule}'${opts.timers ? '' : ' (not running: add --timers)'}\n`,
     );
   }
-  const shutdown = async () => {
-    process.stderr.write('shutting down\n');
-    await host.close();
-    process.exit(0);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) {
+      process.stderr.write('quitting at once\n');
+      process.exit(EXIT_FAILED);
+    }
+    stopping = true;
+    process.stderr.write('shutting down: the runs in progress checkpoint and stop (press Ctrl+C again to quit at once)\n');
+    void host.close().then(() => process.exit(0));
   };
-  process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown).on('SIGTERM', shutdown);
+  if (process.send) {
+    process.send({ type: 'listening', url: host.url } satisfies ListeningMessage);
+    process.once('disconnect', () => stopping || shutdown()); // the parent went away
+    process.channel?.unref();
+  }
   if (opts.syncNow) {
     await Promise.all(functions.filter((f) => f.kind === 'timer').map((f) => host.runTimer(f.name)));
   }

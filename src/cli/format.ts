@@ -3,22 +3,47 @@ import type { CollectionStatus } from '../store/readModel';
 
 const number = new Intl.NumberFormat('en-US');
 
-export function formatSummary(summaries: RunSummary[]): string {
-  const lines = summaries.map((s) => {
-    const seconds = (s.durationMs ?? 0) / 1000;
-    const parts = [
-      `${s.collection}: ${s.outcome}`,
-      `${number.format(s.read)} read in ${number.format(s.pages)} pages (${number.format(s.new)} new, ${number.format(s.updated)} updated, ${number.format(s.unchanged)} unchanged)`,
-      `${seconds.toFixed(1)} s`,
-      `${number.format(s.requests)} requests, ${s.retries} retries, ${s.throttles} throttled`,
-    ];
-    if (s.adjusted) parts.push(`${s.adjusted} stored with adjustments`);
-    if (s.quarantined) parts.push(`${s.quarantined} records quarantined`);
-    if (s.restarts) parts.push(`${s.restarts} pass restarts`);
-    parts.push(`watermark ${s.watermarkBefore ?? '(none)'} -> ${s.watermarkAfter ?? '(none)'}`);
-    return `${parts.join(', ')}${s.error ? `\n  ${s.outcome === 'skipped' ? 'note' : 'error'}: ${s.error}` : ''}`;
-  });
-  return `${lines.join('\n')}\n`;
+/**
+ * What a run line needs: the collection and the outcome; every count is shown when the summary has it (the
+ * `sync-run {json}` log line, which the local host turns into this line, carries what Application Insights needs).
+ * `records` is what older summaries call `read`.
+ */
+export type RunLineInput = Pick<RunSummary, 'collection' | 'outcome'> & Partial<Omit<RunSummary, 'collection' | 'outcome'>> & { records?: number };
+
+const plural = (n: number, one: string, many: string) => `${number.format(n)} ${n === 1 ? one : many}`;
+
+/**
+ * One readable line per run, for people (the CLI summary, the local host, the demo):
+ * `riskDetections: succeeded in 12.3 s, 1,600 read in 4 pages (120 new, 30 updated, 1,450 unchanged), 2 retries, 1 throttled`.
+ * Machines read `--json` or the `sync-run {json}` log line instead.
+ */
+export function formatRunLine(s: RunLineInput): string {
+  const parts: string[] = [];
+  const ended = s.outcome === 'failed' || s.outcome === 'interrupted' ? 'after' : 'in';
+  const head = `${s.collection}: ${s.outcome}${s.full ? ' (full)' : ''}${s.sweep ? ' (sweep)' : ''}`;
+  parts.push(s.durationMs === undefined ? head : `${head} ${ended} ${(s.durationMs / 1000).toFixed(1)} s`);
+  const read = s.read ?? s.records;
+  if (read !== undefined) {
+    let text = `${number.format(read)} read`;
+    if (s.pages !== undefined) text += ` in ${plural(s.pages, 'page', 'pages')}`;
+    if (s.new !== undefined && s.updated !== undefined && s.unchanged !== undefined) {
+      text += ` (${number.format(s.new)} new, ${number.format(s.updated)} updated, ${number.format(s.unchanged)} unchanged)`;
+    }
+    parts.push(text);
+  }
+  if (s.adjusted) parts.push(`${number.format(s.adjusted)} stored with adjustments`);
+  if (s.quarantined) parts.push(`${number.format(s.quarantined)} quarantined`);
+  if (s.restarts) parts.push(plural(s.restarts, 'pass restart', 'pass restarts'));
+  if (s.retries !== undefined) parts.push(plural(s.retries, 'retry', 'retries'));
+  if (s.throttles !== undefined) parts.push(`${number.format(s.throttles)} throttled`);
+  let line = parts.join(', ');
+  if (s.error) line += ` - ${s.outcome === 'failed' || s.outcome === 'interrupted' ? 'error' : 'note'}: ${s.error}`;
+  if (s.action) line += ` - to do: ${s.action}`;
+  return line;
+}
+
+export function formatSummary(summaries: RunLineInput[]): string {
+  return summaries.map((s) => `${formatRunLine(s)}\n`).join('');
 }
 
 export function formatStatus(statuses: CollectionStatus[]): string {

@@ -1,20 +1,20 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigurationError, loadSettings, type Settings } from '../config/settings';
-import { resolveSettingsSource } from '../config/localSettings';
 import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../domain/collections';
 import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
 import { createSyncService } from '../sync/service';
 import { formatStatus, formatSummary, ProgressLine } from './format';
+import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
+
+export { credentialOrExit, settingsOrExit } from './startup';
 
 /**
  * Exit codes of `risk-sync sync`: 0 every collection the tenant is licensed and permitted for completed; 1 one failed or
- * stopped before the end (time budget, Ctrl+C); 2 bad usage or configuration; 3 a run could not start because another
- * live run holds a collection's lease (try again when it is done).
+ * stopped before the end (time budget, Ctrl+C), or its credential can never work; 2 bad usage or configuration; 3 a run
+ * could not start because another live run holds a collection's lease (try again when it is done).
  */
 export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILED, EXIT_USAGE };
 export const EXIT_BUSY = 3;
 
 export const stderrLogger: Logger = {
@@ -22,21 +22,6 @@ export const stderrLogger: Logger = {
   warn: (m: string) => process.stderr.write(`warning: ${m}\n`),
   error: (m: string) => process.stderr.write(`error: ${m}\n`),
 };
-
-/** Settings from the environment, local.settings.json or a running demo; a configuration error ends the process. */
-export function settingsOrExit(): Settings {
-  const source = resolveSettingsSource();
-  if (source.from !== 'environment') process.stderr.write(`using settings from ${source.from === 'demo' ? 'the running demo' : source.from}\n`);
-  try {
-    return loadSettings(source.env);
-  } catch (error) {
-    if (error instanceof ConfigurationError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(EXIT_USAGE);
-    }
-    throw error;
-  }
-}
 
 function parseDataset(value: string, previous: CollectionName[] = []): CollectionName[] {
   if (!isCollectionName(value)) throw new InvalidArgumentError(`expected one of ${COLLECTION_NAMES.join(', ')}`);
@@ -71,6 +56,7 @@ export function buildProgram(): Command {
     .option('--time-budget <seconds>', 'checkpoint and stop after this long (resume with the next sync)', parsePositive)
     .action(async (opts: { dataset?: CollectionName[]; full?: boolean; sweep?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
+      await credentialOrExit(settings);
       const service = createSyncService(settings);
       const controller = new AbortController();
       const stop = () => {
@@ -90,7 +76,12 @@ export function buildProgram(): Command {
           signal: controller.signal,
           onProgress: (p) => progress.update(p),
         },
-        { ...stderrLogger, info: (m: string) => (m.startsWith('sync-run ') ? undefined : progress.log(m)) },
+        // The summary follows on stdout: the structured `sync-run {json}` lines (for Application Insights) are not repeated.
+        {
+          info: (m: string) => (m.startsWith('sync-run ') ? undefined : progress.log(m)),
+          warn: (m: string) => progress.log(`warning: ${m}`),
+          error: (m: string) => (m.startsWith('sync-run ') ? undefined : progress.log(`error: ${m}`)),
+        },
       );
       progress.done();
       process.stdout.write(opts.json ? `${JSON.stringify(summaries, null, 2)}\n` : formatSummary(summaries));
@@ -115,6 +106,11 @@ export function buildProgram(): Command {
 /** `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). */
 export async function main(argv: string[] = process.argv, extend?: (program: Command) => void): Promise<void> {
   try {
+    const relaunched = await relaunchForStartupVariables(argv);
+    if (relaunched !== undefined) {
+      process.exitCode = relaunched;
+      return;
+    }
     const program = buildProgram();
     extend?.(program);
     await program.parseAsync(argv);

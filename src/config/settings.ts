@@ -18,6 +18,23 @@ export interface SettingInfo {
   description: string;
 }
 
+/**
+ * The values of AZURE_TOKEN_CREDENTIALS this app understands (the Azure SDK's, case-insensitive). It is the SDK's
+ * variable, not one of SETTINGS: the deployment sets it as a platform setting (ManagedIdentityCredential), and
+ * loadSettings validates it like the others.
+ */
+export const TOKEN_CREDENTIALS = [
+  'prod',
+  'dev',
+  'EnvironmentCredential',
+  'WorkloadIdentityCredential',
+  'ManagedIdentityCredential',
+  'AzureCliCredential',
+  'AzureDeveloperCliCredential',
+  'AzurePowerShellCredential',
+] as const;
+export type TokenCredentialsChoice = (typeof TOKEN_CREDENTIALS)[number];
+
 /** The settings a catalog's collections add: a schedule (top-level ones), a table, a change table (tracked ones). */
 function collectionSettings(catalog: Catalog): SettingInfo[] {
   return catalog.collections.flatMap((c) => [
@@ -55,8 +72,18 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     name: 'AZURE_CLIENT_ID',
     description: 'Client id of a user-assigned managed identity, or of the app registration used with a secret or certificate',
   },
-  { name: 'AZURE_CLIENT_SECRET', secret: true, deployed: false, description: 'App registration secret (prefer a managed identity or a certificate)' },
+  {
+    name: 'AZURE_CLIENT_SECRET',
+    secret: true,
+    deployed: false,
+    description: 'App registration secret (prefer a managed identity or a certificate)',
+  },
   { name: 'AZURE_CLIENT_CERTIFICATE_PATH', deployed: false, description: 'PEM file with the app registration certificate and key' },
+  {
+    name: 'AZURE_AUTHORITY_HOST',
+    deployed: false,
+    description: "Overrides the cloud's Entra authority (an https origin, e.g. a test token endpoint); the Azure SDK's variable",
+  },
   { name: 'GRAPH_CLOUD', default: 'global', description: `National cloud: ${GRAPH_CLOUD_NAMES.join(', ')}` },
   { name: 'GRAPH_ENDPOINT', deployed: false, description: 'Overrides the Graph root (https origin of a proxy or the emulator)' },
   {
@@ -67,7 +94,8 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
   },
   {
     name: 'TABLES_ENDPOINT',
-    description: 'Table Storage account URL, used with the same Entra credential (Azure); set this or TABLES_CONNECTION_STRING',
+    description:
+      'Table Storage account URL (https; http only for a loopback emulator), used with the same Entra credential (Azure); set this or TABLES_CONNECTION_STRING',
   },
   { name: 'GRAPH_MAX_RPS', default: '1', description: 'Graph requests per second for the tenant, shared by all collections' },
   { name: 'GRAPH_MAX_RETRIES', default: '8', description: 'Retries of one Graph request after 429, 5xx or a transport failure' },
@@ -118,8 +146,16 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     default: '3',
     description: 'A collection is stale when its last success is older than this many schedule intervals',
   },
-  { name: 'HTTP_AUTH_LEVEL', default: 'function', description: 'Auth level of the HTTP functions: function, admin or anonymous' },
-  { name: 'HTTP_HEALTH_AUTH_LEVEL', default: 'function', description: 'Auth level of /api/health alone: function, or anonymous for uptime monitors' },
+  {
+    name: 'HTTP_AUTH_LEVEL',
+    default: 'function',
+    description: 'Key the data routes need: function or admin (never anonymous: the data routes always need a key)',
+  },
+  {
+    name: 'HTTP_HEALTH_AUTH_LEVEL',
+    default: 'function',
+    description: '/api/health alone: function (a key) or anonymous (for an uptime monitor that can not send one)',
+  },
   { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
   { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
@@ -143,11 +179,21 @@ export interface CollectionSettings {
 export interface Settings {
   tenantId: string;
   clientId?: string;
+  /** AZURE_CLIENT_SECRET, for the credential only (never logged). */
+  clientSecret?: string;
+  clientCertificatePath?: string;
+  /** AZURE_TOKEN_CREDENTIALS: the one credential kind allowed, when set. */
+  tokenCredentials?: TokenCredentialsChoice;
   cloudName: GraphCloudName;
   cloud: GraphCloud;
+  /** The Entra authority host tokens come from: the cloud's, or AZURE_AUTHORITY_HOST. */
+  authorityHost: string;
   /** The Graph origin requests go to: the cloud's root, or GRAPH_ENDPOINT. */
   graphRoot: string;
-  tables: { connectionString: string; endpoint?: undefined } | { endpoint: string; connectionString?: undefined };
+  /** `allowInsecureConnection` for the Table clients: true only for http to a loopback emulator (Azurite). */
+  tables: ({ connectionString: string; endpoint?: undefined } | { endpoint: string; connectionString?: undefined }) & {
+    allowInsecureConnection: boolean;
+  };
   graphMaxRps: number;
   graphRetry: { retries: number; baseDelayMs: number; maxDelayMs: number; requestTimeoutMs: number };
   lookbackMinutes: number;
@@ -165,7 +211,7 @@ export interface Settings {
   runsTable: string;
   quarantineTable: string;
   staleAfterRuns: number;
-  httpAuthLevel: 'function' | 'admin' | 'anonymous';
+  httpAuthLevel: 'function' | 'admin';
   healthAuthLevel: 'function' | 'anonymous';
   timerSchedule: string;
   /** The Storage queue of run requests (POST /api/runs), and the queue service (Azure; locally the connection string's). */
@@ -187,14 +233,65 @@ export class ConfigurationError extends Error {
         'Set these as app settings (Azure), in local.settings.json (local runs) or in the environment.',
     );
   }
+
+  /**
+   * The message for a local run: each problem says where its value came from (`originOf` answers "the environment",
+   * a file's path, or undefined for a setting that is not set anywhere), and the last line where to fix them.
+   */
+  describe(originOf: (setting: string) => string | undefined, fixIn: string): string {
+    const lines = this.problems.map((p) => {
+      const origin = originOf(p.setting);
+      return `  - ${p.setting}: ${p.message}${origin ? ` (set in ${origin})` : ''}`;
+    });
+    return `Invalid configuration:\n${lines.join('\n')}\nFix ${this.problems.length === 1 ? 'it' : 'them'} in ${fixIn}.`;
+  }
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 
+/** A value as error messages show it: cut short, and with what could be a secret blanked out. */
 function describe(value: string): string {
-  return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
+  const shown = redactSecrets(value);
+  return shown.length > 60 ? `'${shown.slice(0, 57)}...'` : `'${shown}'`;
+}
+
+/**
+ * Blanks out what may be a secret in a setting's value: the userinfo and the query of a URL (a password, a SAS
+ * signature) and the keys of a connection string.
+ */
+export function redactSecrets(value: string): string {
+  return value
+    .replace(/(\/\/)[^/?#@\s]*@/g, '$1<redacted>@')
+    .replace(/(:\/\/[^\s?#]*)\?[^\s#]*/g, '$1?<redacted>')
+    .replace(/((?:AccountKey|SharedAccessSignature|SharedAccessKey|sig)\s*=)[^;&\s]*/gi, '$1<redacted>');
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where an emulator (Azurite) listens, the only hosts plain http is accepted for. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The table service URL a connection string points at (its TableEndpoint, or the one it implies). */
+export function tableEndpointOf(connectionString: string): URL | undefined {
+  const parts = new Map<string, string>();
+  for (const pair of connectionString.split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0) parts.set(pair.slice(0, at).trim().toLowerCase(), pair.slice(at + 1).trim());
+  }
+  try {
+    if (parts.get('tableendpoint')) return new URL(parts.get('tableendpoint')!);
+    // The storage emulator on this machine (its account path does not matter here).
+    if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return new URL('http://127.0.0.1:10002');
+    const account = parts.get('accountname');
+    if (!account) return undefined;
+    const protocol = parts.get('defaultendpointsprotocol') ?? 'https';
+    return new URL(`${protocol}://${account}.table.${parts.get('endpointsuffix') ?? 'core.windows.net'}`);
+  } catch {
+    return undefined;
+  }
 }
 
 const number = (opts: { int?: boolean; min: number; max: number; unit?: string }) =>
@@ -223,12 +320,46 @@ const httpsOrigin = z.string().transform((raw, ctx) => {
     ctx.addIssue({ code: 'custom', message: `must use https (the bearer token is only sent over https), got ${describe(raw)}` });
     return z.NEVER;
   }
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
+  if (url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: `must not carry a user name or password (the part before @), got ${describe(raw)}` });
+    return z.NEVER;
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
     ctx.addIssue({ code: 'custom', message: `must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}` });
     return z.NEVER;
   }
   return url.origin;
 });
+
+/** The URL of a storage service (table, queue): https, or http to an emulator on loopback; no credentials in it. */
+const serviceUrl = (service: 'table' | 'queue') =>
+  z.string().transform((raw, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be the ${service} service URL, e.g. https://<account>.${service}.core.windows.net, got ${describe(raw)}`,
+      });
+      return z.NEVER;
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be the plain service URL, without a user name, password, query or SAS token (the app signs in with its Entra credential), got ${describe(raw)}`,
+      });
+      return z.NEVER;
+    }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `must use https (plain http is only accepted for an emulator on loopback), got ${describe(raw)}` });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
 
 const ncrontab = z.string().transform((raw, ctx) => {
   const expression = raw.trim();
@@ -291,11 +422,30 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     'AZURE_CLIENT_ID',
     z.string().refine((v) => GUID.test(v), { message: 'must be a client id (a GUID)' }),
   );
-  if (raw('AZURE_CLIENT_SECRET') && !raw('AZURE_CLIENT_ID')) {
+  const clientSecret = raw('AZURE_CLIENT_SECRET');
+  const clientCertificatePath = raw('AZURE_CLIENT_CERTIFICATE_PATH');
+  if (clientSecret && !raw('AZURE_CLIENT_ID')) {
     problems.push({ setting: 'AZURE_CLIENT_ID', message: 'is required when AZURE_CLIENT_SECRET is set' });
   }
-  if (raw('AZURE_CLIENT_CERTIFICATE_PATH') && !raw('AZURE_CLIENT_ID')) {
+  if (clientCertificatePath && !raw('AZURE_CLIENT_ID')) {
     problems.push({ setting: 'AZURE_CLIENT_ID', message: 'is required when AZURE_CLIENT_CERTIFICATE_PATH is set' });
+  }
+  const tokenCredentials = read(
+    'AZURE_TOKEN_CREDENTIALS',
+    z.string().transform((v, ctx) => {
+      const choice = TOKEN_CREDENTIALS.find((c) => c.toLowerCase() === v.toLowerCase());
+      if (!choice) {
+        ctx.addIssue({ code: 'custom', message: `must be one of ${TOKEN_CREDENTIALS.join(', ')}, got ${describe(v)}` });
+        return z.NEVER;
+      }
+      return choice;
+    }),
+  );
+  if (tokenCredentials === 'EnvironmentCredential' && !(clientSecret || clientCertificatePath)) {
+    problems.push({
+      setting: 'AZURE_TOKEN_CREDENTIALS',
+      message: 'is EnvironmentCredential, which needs AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH',
+    });
   }
   const cloudName = read(
     'GRAPH_CLOUD',
@@ -304,24 +454,28 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     }),
   ) as GraphCloudName | undefined;
   const graphEndpoint = read('GRAPH_ENDPOINT', httpsOrigin);
+  const authorityHost = read('AZURE_AUTHORITY_HOST', httpsOrigin);
 
   const connectionString = raw('TABLES_CONNECTION_STRING');
-  const endpoint = read(
-    'TABLES_ENDPOINT',
-    z.url({ protocol: /^https?$/, error: 'must be the table service URL, e.g. https://<account>.table.core.windows.net' }),
-  );
+  const endpoint = read('TABLES_ENDPOINT', serviceUrl('table'));
   let tables: Settings['tables'] | undefined;
   if (connectionString && raw('TABLES_ENDPOINT')) {
     problems.push({ setting: 'TABLES_CONNECTION_STRING', message: 'and TABLES_ENDPOINT are both set: set only one' });
   } else if (connectionString) {
-    if (!/(^|;)\s*(AccountName|TableEndpoint|UseDevelopmentStorage)\s*=/i.test(connectionString)) {
+    const url = tableEndpointOf(connectionString);
+    if (!/(^|;)\s*(AccountName|TableEndpoint|UseDevelopmentStorage)\s*=/i.test(connectionString) || !url) {
       problems.push({
         setting: 'TABLES_CONNECTION_STRING',
         message: 'is not a storage connection string (expected AccountName=...;AccountKey=...;TableEndpoint=... or UseDevelopmentStorage=true)',
       });
-    } else tables = { connectionString };
+    } else if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      problems.push({
+        setting: 'TABLES_CONNECTION_STRING',
+        message: `would send the account key over plain http to ${url.hostname}: use https (http is only accepted for an emulator on loopback, such as Azurite)`,
+      });
+    } else tables = { connectionString, allowInsecureConnection: url.protocol === 'http:' };
   } else if (endpoint) {
-    tables = { endpoint };
+    tables = { endpoint, allowInsecureConnection: new URL(endpoint).protocol === 'http:' };
   } else if (!raw('TABLES_ENDPOINT')) {
     problems.push({
       setting: 'TABLES_ENDPOINT',
@@ -342,7 +496,24 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
   const quarantineTable = read('TABLE_QUARANTINE', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
-  const healthAuthLevel = read('HTTP_HEALTH_AUTH_LEVEL', z.enum(['function', 'anonymous'], { error: 'must be function or anonymous' }));
+  const httpAuthLevel = read(
+    'HTTP_AUTH_LEVEL',
+    z.string().transform((v, ctx) => {
+      if (v === 'function' || v === 'admin') return v;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          v === 'anonymous'
+            ? 'must be function or admin: the data routes always need a key (to let an uptime monitor call /api/health without one, set HTTP_HEALTH_AUTH_LEVEL=anonymous)'
+            : `must be function or admin, got ${describe(v)}`,
+      });
+      return z.NEVER;
+    }),
+  );
+  const healthAuthLevel = read(
+    'HTTP_HEALTH_AUTH_LEVEL',
+    z.enum(['function', 'anonymous'], { error: 'must be function (the key, like the data routes) or anonymous (for an uptime monitor)' }),
+  );
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
   const runsQueue = read(
     'RUNS_QUEUE',
@@ -350,11 +521,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
       message: 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
     }),
   );
-  const queueEndpoint = read(
-    'QUEUE_ENDPOINT',
-    z.url({ protocol: /^https?$/, error: 'must be the queue service URL, e.g. https://<account>.queue.core.windows.net' }),
-  );
-  const httpAuthLevel = read('HTTP_AUTH_LEVEL', z.enum(['function', 'admin', 'anonymous'], { error: 'must be function, admin or anonymous' }));
+  const queueEndpoint = read('QUEUE_ENDPOINT', serviceUrl('queue'));
 
   const sweepHours = read('SYNC_SWEEP_HOURS', number({ min: 0, max: 24 * 365, unit: 'hours' }));
   const sweepLookbackHours = read('SYNC_SWEEP_LOOKBACK_HOURS', number({ min: 1, max: 24 * 90, unit: 'hours' }));
@@ -391,8 +558,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   return {
     tenantId: tenantId!,
     clientId,
+    clientSecret,
+    clientCertificatePath,
+    tokenCredentials,
     cloudName: cloudName!,
     cloud,
+    authorityHost: authorityHost ?? cloud.authorityHost,
     graphRoot: graphEndpoint ?? cloud.graphRoot,
     tables: tables!,
     graphMaxRps: graphMaxRps!,

@@ -29,18 +29,42 @@ export class GraphTransportError extends GraphRequestError {
   }
 }
 
-/** No token could be had: the credential chain found nothing, or refused. */
+/** Codes of a TLS failure that no retry heals: the server's certificate is not trusted (or not valid for the host). */
+export function isTlsTrustFailure(code: string): boolean {
+  return /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID)$/.test(
+    code,
+  );
+}
+
+/** Graph's endpoint presented a certificate this process does not trust: fails at once, a retry can not help. */
+export class GraphCertificateError extends GraphRequestError {
+  constructor(origin: string, code: string) {
+    super(
+      0,
+      'UntrustedCertificate',
+      `the certificate of ${origin} is not trusted (${code}): check GRAPH_ENDPOINT; for the emulator or a proxy with a private CA, start with NODE_EXTRA_CA_CERTS pointing at its certificate`,
+    );
+  }
+
+  override get retryable(): boolean {
+    return false;
+  }
+}
+
+/**
+ * No token could be had. The message is one line that names the credential and what to fix (see credentialErrors.ts);
+ * `retryable` is false when the credential can never work as configured (a wrong secret, an unknown app or tenant, no
+ * credential at all), so that a run fails in seconds instead of retrying for minutes.
+ */
 export class GraphAuthenticationError extends Error {
   override readonly name = 'GraphAuthenticationError';
+  readonly kind?: string;
   constructor(
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; kind?: string },
   ) {
-    super(
-      `Could not get a token for Microsoft Graph: ${message} - in Azure, give the Function App a managed identity (AZURE_CLIENT_ID for a user-assigned one); ` +
-        'locally, set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, or sign in with az login',
-      options,
-    );
+    super(message, options);
+    this.kind = options?.kind;
   }
 }

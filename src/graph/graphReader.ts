@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import {
   AuthenticationHandler,
   HTTPMessageHandler,
@@ -9,7 +8,8 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
-import { GraphAuthenticationError, GraphRequestError, GraphTransportError } from './errors';
+import { processCredential, type RenewableCredential } from './credential';
+import { GraphAuthenticationError, GraphCertificateError, GraphRequestError, GraphTransportError, isTlsTrustFailure } from './errors';
 import type { Pacer } from './pacer';
 import { firstPageUrl, type PageQuery } from './query';
 import { formatTicks, ticksOfDate } from '../domain/datetime';
@@ -40,45 +40,55 @@ export interface RetryPolicy {
   requestTimeoutMs: number;
 }
 
+export interface RetryEvent {
+  /** The attempt that failed (1 for the first request). */
+  attempt: number;
+  /** Graph's status; 0 for a transport failure or no token. */
+  status: number;
+  code: string;
+  /** What failed, in a few words (for a transport failure or a token that could not be had). */
+  reason?: string;
+  /** How long until the request is sent again (the backoff, or Graph's Retry-After when longer). */
+  delayMs: number;
+  delayHintMs?: number;
+}
+
 export interface GraphReaderOptions {
   graphRoot: string;
   scope: string;
   pacer: Pacer;
-  /** Builds the credential; called again for a fresh token after a 401. */
-  credentialFactory: () => TokenCredential;
+  /** The process's credential; renewed (its cached token dropped) after a 401. */
+  credential: RenewableCredential;
   retry: RetryPolicy;
   signal?: AbortSignal;
-  onRetry?: (event: { attempt: number; status: number; code: string; delayHintMs?: number }) => void;
+  onRetry?: (event: RetryEvent) => void;
 }
 
 const GRAPH_HOSTS = new Set(['graph.microsoft.com', 'graph.microsoft.us', 'dod-graph.microsoft.us']);
 
-/** Hands the Graph SDK's AuthenticationHandler a token; `refresh()` drops the credential and its token cache. */
+/** Hands the Graph SDK's AuthenticationHandler a token; `refresh()` drops the credential's token cache. */
 class RefreshableTokenProvider implements AuthenticationProvider {
-  private credential: TokenCredential;
   constructor(
-    private readonly factory: () => TokenCredential,
+    private readonly credential: GraphReaderOptions['credential'],
     private readonly scope: string,
-  ) {
-    this.credential = factory();
-  }
+  ) {}
 
   async getAccessToken(): Promise<string> {
     let token;
     try {
       token = await this.credential.getToken(this.scope);
     } catch (error) {
-      const err = error as { name?: string; message?: string; statusCode?: number };
-      const retryable =
-        err.name !== 'CredentialUnavailableError' && (err.statusCode === undefined || err.statusCode >= 500 || err.statusCode === 429);
-      throw new GraphAuthenticationError(err.message ?? String(error), retryable, { cause: error });
+      if (error instanceof GraphAuthenticationError) throw error;
+      throw new GraphAuthenticationError(`could not get a token: ${String((error as Error).message ?? error).split('\n')[0]}`, true, {
+        cause: error,
+      });
     }
-    if (!token) throw new GraphAuthenticationError('the credential returned no token', true);
+    if (!token) throw new GraphAuthenticationError('could not get a token: the credential returned none', true);
     return token.token;
   }
 
   refresh(): void {
-    this.credential = this.factory();
+    this.credential.renew();
   }
 }
 
@@ -118,7 +128,7 @@ export class GraphReader {
   private readonly origin: string;
 
   constructor(private readonly options: GraphReaderOptions) {
-    this.tokens = new RefreshableTokenProvider(options.credentialFactory, options.scope);
+    this.tokens = new RefreshableTokenProvider(options.credential, options.scope);
     this.chain = new AuthenticationHandler(this.tokens);
     const pacing = new PacingHandler(options.pacer, options.signal);
     this.chain.setNext(pacing);
@@ -161,18 +171,20 @@ export class GraphReader {
       },
       {
         retries: retry.retries,
-        minTimeout: retry.baseDelayMs,
-        maxTimeout: retry.maxDelayMs,
-        factor: 2,
-        randomize: true,
+        // The backoff is taken in onFailedAttempt (so that the retry line can say how long it is): none here.
+        minTimeout: 0,
+        maxTimeout: 0,
         signal,
         shouldRetry: ({ error }) => !(error instanceof GraphAuthenticationError) || error.retryable,
         shouldConsumeRetry: ({ error }) => !(error instanceof FreshTokenNeeded),
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft, retriesConsumed }) => {
           if (error instanceof FreshTokenNeeded || retriesLeft <= 0) return;
+          if (error instanceof GraphAuthenticationError && !error.retryable) return;
           const status = error instanceof GraphRequestError ? error.status : 0;
           const code = error instanceof GraphRequestError ? error.code : error.name;
           const retryAfterMs = error instanceof GraphRequestError ? error.details.retryAfterMs : undefined;
+          // Exponential backoff with jitter (1x to 2x), as p-retry's `randomize` computes it.
+          const backoffMs = Math.min(retry.maxDelayMs, Math.round((1 + Math.random()) * retry.baseDelayMs * 2 ** retriesConsumed));
           this.stats.retries++;
           if (status === 429) {
             this.stats.throttles++;
@@ -181,7 +193,10 @@ export class GraphReader {
           } else if (retryAfterMs !== undefined) {
             this.options.pacer.holdUntil(Date.now() + retryAfterMs);
           }
-          this.options.onRetry?.({ attempt: attemptNumber, status, code, delayHintMs: retryAfterMs });
+          const delayMs = Math.max(backoffMs, retryAfterMs ?? 0);
+          const reason = status !== 0 ? undefined : error instanceof GraphRequestError ? error.graphMessage : error.message;
+          this.options.onRetry?.({ attempt: attemptNumber, status, code, reason, delayMs, delayHintMs: retryAfterMs });
+          await sleep(backoffMs, signal);
         },
       },
     ).catch((error: unknown) => {
@@ -213,12 +228,29 @@ export class GraphReader {
       if (error instanceof GraphAuthenticationError) throw error;
       if (this.options.signal?.aborted) throw this.options.signal.reason;
       const cause = (error as { cause?: { code?: string } }).cause;
+      if (cause?.code && isTlsTrustFailure(cause.code)) throw new GraphCertificateError(this.origin, cause.code);
       const reason = timeout.aborted
         ? `no answer within ${this.options.retry.requestTimeoutMs} ms`
         : `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`;
       throw new GraphTransportError(reason, url);
     }
   }
+}
+
+/** A timer that an abort cuts short (rejecting with the signal's reason). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 class FreshTokenNeeded extends Error {
@@ -272,7 +304,8 @@ function parseRetryAfter(value: string | null): number | undefined {
 
 export interface ReaderContext {
   pacer: Pacer;
-  credentialFactory?: () => TokenCredential;
+  /** Default: the process's credential for the tenant (src/graph/credential.ts). */
+  credential?: RenewableCredential;
   signal?: AbortSignal;
   onRetry?: GraphReaderOptions['onRetry'];
 }
@@ -283,14 +316,7 @@ export function createGraphReader(settings: Settings, tenantId: string, context:
     graphRoot: settings.graphRoot,
     scope: settings.cloud.scope,
     pacer: context.pacer,
-    credentialFactory:
-      context.credentialFactory ??
-      (() =>
-        new DefaultAzureCredential({
-          tenantId,
-          authorityHost: settings.cloud.authorityHost,
-          ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
-        })),
+    credential: context.credential ?? processCredential(settings, { tenantId }),
     retry: settings.graphRetry,
     signal: context.signal,
     onRetry: context.onRetry,

@@ -4,7 +4,9 @@ import { systemClock, type Clock } from '../domain/clock';
 import type { Logger } from '../domain/logger';
 import type { RunSummary } from '../domain/runs';
 import type { Settings } from '../config/settings';
+import { processCredential, renewableCredential, type RenewableCredential } from '../graph/credential';
 import { createGraphReader } from '../graph/graphReader';
+import { describeRetry } from '../graph/retryMessage';
 import { Pacers } from '../graph/pacer';
 import { createReadModel, type ReadModel } from '../store/readModel';
 import { CollectionStateStore } from '../store/syncState';
@@ -34,7 +36,7 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The process's pacers; one per process, so that everything that reads a tenant shares its budget. */
   pacers?: Pacers;
-  /** The credential for Graph and Table Storage (default: built from the settings). */
+  /** The credential for Graph and Table Storage (default: the process's, chosen from the settings: src/graph/credential.ts). */
   credential?: () => TokenCredential;
   tables?: SyncTables;
 }
@@ -43,14 +45,22 @@ export function createSyncService(settings: Settings, options: ServiceOptions = 
   const tenantId = options.tenantId ?? settings.tenantId;
   const clock = options.clock ?? systemClock;
   const pacers = options.pacers ?? new Pacers(settings.graphMaxRps);
-  const tables = options.tables ?? createTableClients(settings, options.credential?.());
+  // One credential per process and tenant, shared by the Graph readers and (with TABLES_ENDPOINT) the Table clients.
+  const given = options.credential && renewableCredential(options.credential);
+  const credentialFor = (tenant: string): RenewableCredential => given ?? processCredential(settings, { tenantId: tenant });
+  const tables = options.tables ?? createTableClients(settings, credentialFor(tenantId));
   const context = (log: Logger): EngineContext => ({
     settings,
     tables,
     clock,
     log,
     reader: (tenant, collection, signal) =>
-      createGraphReader(settings, tenant, { pacer: pacers.for(tenant, collection.rateBudget), credentialFactory: options.credential, signal }),
+      createGraphReader(settings, tenant, {
+        pacer: pacers.for(tenant, collection.rateBudget),
+        credential: credentialFor(tenant),
+        signal,
+        onRetry: (e) => log.info(describeRetry(collection.name, e)),
+      }),
   });
   const run: SyncService['run'] = (collection, runOptions, log) => syncCollection(context(log), tenantId, collection, runOptions);
   const withChildren = async (collection: string, runOptions: RunOptions, log: Logger) => {

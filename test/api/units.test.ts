@@ -11,7 +11,7 @@ const TENANT = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';
 const request = (query: string) => new HttpRequest({ method: 'GET', url: `http://localhost/api/snapshot/x?${query}` });
 
 describe('httpFunctions', () => {
-  it('declares snapshot, snapshotCollection and health with the configured auth level', () => {
+  it('declares snapshot, snapshotCollection and health with the configured auth levels', () => {
     const settings = loadSettings({
       AZURE_TENANT_ID: TENANT,
       TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',

@@ -76,6 +76,10 @@ describe('Functions registrations (built entry point)', () => {
       ['snapshotCollection', 'admin'],
       ['health', 'anonymous'],
     ]);
+    // Health alone may be opened for an uptime monitor; the data routes always keep their key.
+    expect(() => load({ ...ENV, HTTP_AUTH_LEVEL: 'anonymous' })).toThrow(
+      /HTTP_AUTH_LEVEL: must be function or admin: the data routes always need a key/,
+    );
   });
 
   it('refuses to start with a bad setting, naming it', () => {

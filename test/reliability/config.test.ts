@@ -146,6 +146,26 @@ describe('configuration: every setting of SETTINGS', () => {
     }
   });
 
+  it('a secret in a value (a URL password, a query, an account key) is never echoed, whichever setting holds it', () => {
+    const SECRETS = ['Pa55w0rdInUrl', 'S1gnatureInQuery', 'AccountK3yValue'];
+    const values = [
+      'https://user:Pa55w0rdInUrl@host.example.com',
+      'http://user:Pa55w0rdInUrl@127.0.0.1:1',
+      'https://host.example.com/path?sig=S1gnatureInQuery&sv=2024',
+      'DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=AccountK3yValue;TableEndpoint=http://acct.example.com',
+      'AccountName=acct;AccountKey=AccountK3yValue',
+    ];
+    for (const setting of SETTINGS) {
+      for (const value of values) {
+        const outcome = tryLoad({ ...baseFor(setting.name), [setting.name]: value });
+        if (outcome.accepted) continue;
+        const message = (outcome.error as Error).message;
+        for (const secret of SECRETS)
+          expect({ setting: setting.name, value, leaked: message.includes(secret) }).toEqual({ setting: setting.name, value, leaked: false });
+      }
+    }
+  });
+
   it('two settings naming the same table are refused, naming the second', () => {
     const tables = SETTINGS.filter((s) => s.name.startsWith('TABLE_'));
     for (let i = 1; i < tables.length; i++) {

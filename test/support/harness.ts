@@ -11,7 +11,7 @@ import { createSyncService, type SyncService } from '../../src/sync/service';
 
 /**
  * An integration test's world, all over the wire: Azurite (child process, in memory), the Graph emulator (HTTPS on
- * loopback) and its managed-identity endpoint, found by the real DefaultAzureCredential through IDENTITY_ENDPOINT.
+ * loopback) and its managed-identity endpoint, found by the real ManagedIdentityCredential through IDENTITY_ENDPOINT.
  */
 export interface Harness {
   azurite: Azurite;
@@ -22,9 +22,9 @@ export interface Harness {
   /** An in-process sync service over these settings. */
   service(overrides?: Record<string, string>): SyncService;
   /** Runs the CLI as a child process; resolves with its exit code and output. */
-  cli(args: string[], overrides?: Record<string, string>): Promise<CliResult>;
+  cli(args: string[], overrides?: Record<string, string>, options?: CliOptions): Promise<CliResult>;
   /** Starts the CLI and hands back the child (for kill -9). */
-  spawnCli(args: string[], overrides?: Record<string, string>): ChildProcess;
+  spawnCli(args: string[], overrides?: Record<string, string>, options?: CliOptions): ChildProcess;
   /** The collection's rows read back as Graph-shaped records, sorted by id. */
   stored(collection: CollectionName): Promise<Record<string, unknown>[]>;
   /** What Graph serves now, sorted by id, in the same shape. */
@@ -32,6 +32,19 @@ export interface Harness {
   table(name: string): TableClient;
   close(): Promise<void>;
 }
+
+export interface CliOptions {
+  /** Working directory (where local.settings.json is looked for); default the repository. */
+  cwd?: string;
+  /**
+   * `harness` (default): this world's settings in the environment. `bare`: none of them, and no setting, credential
+   * variable or NODE_EXTRA_CA_CERTS inherited either: only `overrides` (for settings that come from a file).
+   */
+  env?: 'harness' | 'bare';
+}
+
+/** What a child must not inherit when its settings are to come from a file only. */
+export const SETTING_VARIABLES = /^(AZURE_|GRAPH_|SYNC_|TABLE|HTTP_|SNAPSHOT_|IDENTITY_|MSI_|NODE_EXTRA_CA_CERTS$|DEMO_)/;
 
 export interface CliResult {
   code: number | null;
@@ -58,18 +71,25 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
     SYNC_LEASE_SECONDS: '5',
     ...options.env,
   };
-  // DefaultAzureCredential reads the managed-identity endpoint from the process environment.
+  // The managed-identity credential reads its endpoint from the process environment.
   process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
   process.env.IDENTITY_HEADER = emulator.identityHeader;
   const children = new Set<ChildProcess>();
 
-  const childEnv = (overrides: Record<string, string> = {}) => {
+  const childEnv = (overrides: Record<string, string> = {}, kind: CliOptions['env'] = 'harness') => {
     const base = { ...process.env };
-    for (const key of Object.keys(base)) if (key.startsWith('AZURE_') || key.startsWith('SYNC_') || key.startsWith('GRAPH_')) delete base[key];
-    return { ...base, ...env, ...overrides };
+    for (const key of Object.keys(base)) {
+      if (kind === 'bare' ? SETTING_VARIABLES.test(key) : key.startsWith('AZURE_') || key.startsWith('SYNC_') || key.startsWith('GRAPH_'))
+        delete base[key];
+    }
+    return kind === 'bare' ? { ...base, ...overrides } : { ...base, ...env, ...overrides };
   };
-  const spawnCli = (args: string[], overrides?: Record<string, string>) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(overrides), stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnCli = (args: string[], overrides?: Record<string, string>, options: CliOptions = {}) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: childEnv(overrides, options.env),
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     child.once('exit', () => children.delete(child));
     return child;
@@ -84,9 +104,9 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
     settings,
     service: (overrides) => createSyncService(settings(overrides)),
     spawnCli,
-    cli: (args, overrides) =>
+    cli: (args, overrides, options) =>
       new Promise((resolve, reject) => {
-        const child = spawnCli(args, overrides);
+        const child = spawnCli(args, overrides, options);
         let stdout = '';
         let stderr = '';
         child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

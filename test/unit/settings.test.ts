@@ -1,4 +1,4 @@
-import { ConfigurationError, loadSettings, SETTINGS } from '../../src/config/settings';
+import { ConfigurationError, loadSettings, redactSecrets, SETTINGS } from '../../src/config/settings';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const base = { AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' };
@@ -59,7 +59,7 @@ describe('loadSettings', () => {
 
   it('reads a table endpoint for identity-based access', () => {
     const s = loadSettings({ AZURE_TENANT_ID: 'contoso.onmicrosoft.com', TABLES_ENDPOINT: 'https://acct.table.core.windows.net' });
-    expect(s.tables).toEqual({ endpoint: 'https://acct.table.core.windows.net' });
+    expect(s.tables).toEqual({ endpoint: 'https://acct.table.core.windows.net', allowInsecureConnection: false });
   });
 
   it.each([
@@ -80,7 +80,7 @@ describe('loadSettings', () => {
     [{ TABLE_RISK_DETECTIONS: 'risk-detections' }, 'TABLE_RISK_DETECTIONS', /table name/],
     [{ TABLE_RISKY_USERS: 'RiskDetections' }, 'TABLE_RISKY_USERS', /already/],
     [{ TABLE_SYNC_RUNS: 'tables' }, 'TABLE_SYNC_RUNS', /reserves/],
-    [{ HTTP_AUTH_LEVEL: 'none' }, 'HTTP_AUTH_LEVEL', /function, admin or anonymous/],
+    [{ HTTP_AUTH_LEVEL: 'none' }, 'HTTP_AUTH_LEVEL', /must be function or admin, got 'none'/],
     [{ AZURE_CLIENT_ID: 'abc' }, 'AZURE_CLIENT_ID', /GUID/],
     [{ AZURE_CLIENT_SECRET: 's3cret' }, 'AZURE_CLIENT_ID', /required when AZURE_CLIENT_SECRET/],
     [{ TABLES_CONNECTION_STRING: 'hello' }, 'TABLES_CONNECTION_STRING', /not a storage connection string/],
@@ -110,5 +110,120 @@ describe('loadSettings', () => {
       expect(message).not.toContain('sup3r-s3cret-value');
       expect(message).not.toContain('k3y-v4lue');
     }
+  });
+});
+
+describe('loadSettings: credentials, URLs and keys', () => {
+  it('the authority host is the cloud’s unless AZURE_AUTHORITY_HOST (https) overrides it', () => {
+    expect(loadSettings(base).authorityHost).toBe('https://login.microsoftonline.com');
+    expect(loadSettings({ ...base, GRAPH_CLOUD: 'usgov' }).authorityHost).toBe('https://login.microsoftonline.us');
+    expect(loadSettings({ ...base, AZURE_AUTHORITY_HOST: 'https://127.0.0.1:8443/' }).authorityHost).toBe('https://127.0.0.1:8443');
+    expect(problemsOf({ ...base, AZURE_AUTHORITY_HOST: 'http://127.0.0.1:8443' })).toEqual([
+      { setting: 'AZURE_AUTHORITY_HOST', message: expect.stringMatching(/must use https/) },
+    ]);
+  });
+
+  it('AZURE_TOKEN_CREDENTIALS takes the Azure SDK’s values, in any case', () => {
+    expect(loadSettings({ ...base, AZURE_TOKEN_CREDENTIALS: 'managedidentitycredential' }).tokenCredentials).toBe('ManagedIdentityCredential');
+    expect(loadSettings({ ...base, AZURE_TOKEN_CREDENTIALS: 'DEV' }).tokenCredentials).toBe('dev');
+    expect(problemsOf({ ...base, AZURE_TOKEN_CREDENTIALS: 'VisualStudioCodeCredential' })[0]).toEqual({
+      setting: 'AZURE_TOKEN_CREDENTIALS',
+      message: expect.stringMatching(/^must be one of prod, dev, EnvironmentCredential, .*, got 'VisualStudioCodeCredential'$/),
+    });
+    expect(problemsOf({ ...base, AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential' })[0]!.message).toMatch(
+      /needs AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH/,
+    );
+  });
+
+  it.each([
+    ['GRAPH_ENDPOINT', 'https://proxy-user:hunter2-pa55word@proxy.example.com', 'hunter2-pa55word', /user name or password/],
+    ['AZURE_AUTHORITY_HOST', 'https://u:hunter2-pa55word@login.example.com', 'hunter2-pa55word', /user name or password/],
+    ['TABLES_ENDPOINT', 'https://u:hunter2-pa55word@acct.table.core.windows.net', 'hunter2-pa55word', /without a user name, password, query or SAS/],
+    ['TABLES_ENDPOINT', 'https://acct.table.core.windows.net/?sv=2024&sig=S1gn4tureS3cret%3D', 'S1gn4tureS3cret', /SAS token/],
+    ['GRAPH_ENDPOINT', 'https://proxy.example.com/?code=FunctionK3ySecret', 'FunctionK3ySecret', /origin/],
+  ])('%s with a secret in the URL is refused without echoing it', (setting, value, secret, message) => {
+    const env = { ...base, [setting]: value, ...(setting === 'TABLES_ENDPOINT' ? { TABLES_CONNECTION_STRING: '' } : {}) };
+    const problem = problemsOf(env).find((p) => p.setting === setting);
+    expect(problem?.message).toMatch(message);
+    expect(problem?.message).toContain('<redacted>');
+    try {
+      loadSettings(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain(secret);
+    }
+  });
+
+  it('TABLES_ENDPOINT over http only to loopback, and then with allowInsecureConnection', () => {
+    const endpoint = (value: string) => loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_ENDPOINT: value }).tables;
+    expect(endpoint('http://127.0.0.1:10002/devstoreaccount1')).toEqual({
+      endpoint: 'http://127.0.0.1:10002/devstoreaccount1',
+      allowInsecureConnection: true,
+    });
+    expect(endpoint('http://localhost:10002/devstoreaccount1').allowInsecureConnection).toBe(true);
+    expect(endpoint('https://acct.table.core.windows.net/').allowInsecureConnection).toBe(false);
+    expect(problemsOf({ AZURE_TENANT_ID: TENANT, TABLES_ENDPOINT: 'http://acct.table.core.windows.net' })).toEqual([
+      { setting: 'TABLES_ENDPOINT', message: expect.stringMatching(/must use https \(plain http is only accepted for an emulator on loopback\)/) },
+    ]);
+  });
+
+  it('a connection string: plain http only to loopback; the key is never echoed', () => {
+    const tables = (value: string) => loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: value }).tables;
+    expect(tables('UseDevelopmentStorage=true').allowInsecureConnection).toBe(true);
+    expect(
+      tables('DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;'),
+    ).toMatchObject({ allowInsecureConnection: true });
+    expect(tables('DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net').allowInsecureConnection).toBe(
+      false,
+    );
+    for (const value of [
+      'DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=Sup3rS3cretK3y==',
+      'AccountName=acct;AccountKey=Sup3rS3cretK3y==;TableEndpoint=http://acct.table.core.windows.net',
+    ]) {
+      const problems = problemsOf({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: value });
+      expect(problems).toEqual([
+        { setting: 'TABLES_CONNECTION_STRING', message: expect.stringMatching(/would send the account key over plain http to acct/) },
+      ]);
+      expect(JSON.stringify(problems)).not.toContain('Sup3rS3cretK3y');
+    }
+  });
+
+  it('HTTP_AUTH_LEVEL=anonymous is refused, pointing at HTTP_HEALTH_AUTH_LEVEL; health alone may be anonymous', () => {
+    expect(problemsOf({ ...base, HTTP_AUTH_LEVEL: 'anonymous' })).toEqual([
+      {
+        setting: 'HTTP_AUTH_LEVEL',
+        message: expect.stringMatching(/^must be function or admin: the data routes always need a key .*HTTP_HEALTH_AUTH_LEVEL=anonymous/),
+      },
+    ]);
+    expect(loadSettings(base).healthAuthLevel).toBe('function');
+    expect(loadSettings({ ...base, HTTP_HEALTH_AUTH_LEVEL: 'anonymous' })).toMatchObject({
+      httpAuthLevel: 'function',
+      healthAuthLevel: 'anonymous',
+    });
+    expect(problemsOf({ ...base, HTTP_HEALTH_AUTH_LEVEL: 'admin' })[0]!.setting).toBe('HTTP_HEALTH_AUTH_LEVEL');
+  });
+
+  it('redactSecrets blanks userinfo, queries and keys', () => {
+    expect(redactSecrets('https://u:p@host.example/x?sig=abc#f')).toBe('https://<redacted>@host.example/x?<redacted>#f');
+    expect(redactSecrets('AccountName=a;AccountKey=abc==;SharedAccessSignature=sv=1&sig=x')).toBe(
+      'AccountName=a;AccountKey=<redacted>;SharedAccessSignature=<redacted>&sig=<redacted>',
+    );
+    expect(redactSecrets('0 */10 * * * *')).toBe('0 */10 * * * *');
+  });
+
+  it('a configuration error for a local run says where each value came from and where to fix it', () => {
+    let error: ConfigurationError | undefined;
+    try {
+      loadSettings({ ...base, GRAPH_MAX_RPS: 'fast', SYNC_LOOKBACK_MINUTES: '-1', AZURE_TENANT_ID: '' });
+    } catch (e) {
+      error = e as ConfigurationError;
+    }
+    const origins: Record<string, string> = { GRAPH_MAX_RPS: '/home/me/app/local.settings.json', SYNC_LOOKBACK_MINUTES: 'the environment' };
+    expect(error!.describe((name) => origins[name], '/home/me/app/local.settings.json or the environment').split('\n')).toEqual([
+      'Invalid configuration:',
+      expect.stringMatching(/^ {2}- AZURE_TENANT_ID: is required\. .*as tenantId$/),
+      expect.stringMatching(/^ {2}- GRAPH_MAX_RPS: must be .*, got 'fast' \(set in \/home\/me\/app\/local\.settings\.json\)$/),
+      expect.stringMatching(/^ {2}- SYNC_LOOKBACK_MINUTES: must be .* \(set in the environment\)$/),
+      'Fix them in /home/me/app/local.settings.json or the environment.',
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import {
   type GraphEmulatorSettings,
 } from '../emulator';
 import { startAzurite, type Azurite } from '../azurite/azurite';
+import type { ListeningMessage } from '../host/localHost';
 
 /**
  * `npm start` without real settings: Azurite and the Graph emulator on loopback, seeded with a realistic tenant that
@@ -57,15 +58,20 @@ function emulatorSettings(emulator: GraphEmulator, certPath: string): Record<str
   };
 }
 
-export async function runDemo(options: { port: number; phantomNextLink?: boolean }): Promise<void> {
+/**
+ * Resolves with the exit code: 0 after Ctrl+C, non-zero when the local host could not start (a port in use): then
+ * everything the demo started is stopped again. The banner is printed only once the API listens.
+ */
+export async function runDemo(options: { port: number; phantomNextLink?: boolean }): Promise<number> {
   const { certPath } = await ensureEmulatorCertificate();
   let azurite: Azurite | undefined;
   let emulator: GraphEmulator | undefined;
+  let activity: { stop(): void } | undefined;
   const settingsFile = path.resolve(DEMO_SETTINGS_FILE);
   try {
     azurite = await startAzurite({ port: 10002 }).catch(() => startAzurite());
     emulator = await seededEmulator({ detections: 5000, users: 400, seed: 1, throttling: true, phantomNextLink: options.phantomNextLink === true });
-    const activity = startActivity(emulator, { ...DEMO_ACTIVITY, seed: 1 });
+    activity = startActivity(emulator, { ...DEMO_ACTIVITY, seed: 1 });
     const values = {
       ...emulatorSettings(emulator, certPath),
       TABLES_CONNECTION_STRING: azurite.connectionString,
@@ -75,42 +81,53 @@ export async function runDemo(options: { port: number; phantomNextLink?: boolean
     mkdirSync(path.dirname(settingsFile), { recursive: true });
     writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: values }, null, 2), { mode: 0o600 });
 
+    // The host is a child (as in Azure, the sync runs in its own process), in its own process group so that a Ctrl+C
+    // reaches it once, through stop() below; it tells us over IPC when its API listens.
     const host = spawn(
       process.execPath,
       [path.join(__dirname, '..', '..', '..', 'bin', 'risk-sync.js'), 'serve', '--port', String(options.port), '--timers', '--sync-now'],
-      {
-        env: { ...process.env, ...values },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      },
+      { env: { ...process.env, ...values }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true },
     );
-    process.stderr.write(
-      [
-        '',
-        'entra-risk-sync demo: nothing here talks to Azure or Microsoft Graph.',
-        `  Graph emulator   ${emulator.graphUrl} (1 request/s per tenant, 429 without Retry-After, data changing every 10 s,`,
-        `                   offline detections up to 48 h late${options.phantomNextLink ? ', the phantom last next link' : ''})`,
-        `  Azurite tables   ${azurite.connectionString.replace(/AccountKey=[^;]+/, 'AccountKey=<Azurite dev key>')}`,
-        `  HTTP API         http://localhost:${options.port}/api/snapshot  /api/snapshot/riskDetections  /api/health`,
-        `  timers           riskDetections '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISK_DETECTIONS}', riskyUsers '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISKY_USERS}'`,
-        '  From a second shell: npx risk-sync status   (watermarks move as the timers run)',
-        '  Ctrl+C stops everything.',
-        '',
-      ].join('\n'),
+    const exited = new Promise<number>((resolve) => host.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+    const listening = new Promise<string>((resolve) =>
+      host.on('message', (m: Partial<ListeningMessage>) => m.type === 'listening' && typeof m.url === 'string' && resolve(m.url)),
     );
-
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        host.kill('SIGTERM');
-      };
-      process.once('SIGINT', stop).once('SIGTERM', stop);
-      host.once('exit', () => resolve());
-    });
-    activity.stop();
+    const stop = () => host.kill('SIGINT');
+    process.on('SIGINT', stop).on('SIGTERM', stop);
+    try {
+      const first = await Promise.race([listening, exited.then((code) => ({ code }))]);
+      if (typeof first !== 'string') {
+        process.stderr.write(`the demo stops: its local Functions host could not start (exit code ${first.code}, see above)\n`);
+        return first.code || 1;
+      }
+      process.stderr.write(banner(emulator, azurite, options));
+      const code = await exited;
+      return code;
+    } finally {
+      process.off('SIGINT', stop).off('SIGTERM', stop);
+      if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
+    }
   } finally {
+    activity?.stop();
     rmSync(settingsFile, { force: true });
     await emulator?.close();
     await azurite?.stop();
   }
+}
+
+function banner(emulator: GraphEmulator, azurite: Azurite, options: { port: number; phantomNextLink?: boolean }): string {
+  return [
+    '',
+    'entra-risk-sync demo: nothing here talks to Azure or Microsoft Graph.',
+    `  Graph emulator   ${emulator.graphUrl} (1 request/s per tenant, 429 without Retry-After, data changing every 10 s,`,
+    `                   offline detections up to 48 h late${options.phantomNextLink ? ', the phantom last next link' : ''})`,
+    `  Azurite tables   ${azurite.connectionString.replace(/AccountKey=[^;]+/, 'AccountKey=<Azurite dev key>')}`,
+    `  HTTP API         http://localhost:${options.port}/api/snapshot  /api/snapshot/riskDetections  /api/health`,
+    `  timers           riskDetections '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISK_DETECTIONS}', riskyUsers '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISKY_USERS}'`,
+    '  From a second shell: npx risk-sync status   (watermarks move as the timers run)',
+    '  Ctrl+C stops everything.',
+    '',
+  ].join('\n');
 }
 
 /** The options of `risk-sync emulator` (tools/cli.ts). */
@@ -132,18 +149,28 @@ export interface StandaloneEmulatorOptions {
 
 export async function runStandaloneEmulator(options: StandaloneEmulatorOptions) {
   const { certPath } = await ensureEmulatorCertificate();
-  const emulator = await seededEmulator({
-    port: options.port || undefined,
-    detections: options.detections,
-    users: options.users,
-    seed: options.seed,
-    throttling: options.throttling,
-    licence: options.licence,
-    unlicensedCode: options.unlicensedCode,
-    ...(options.permissions && { permissions: options.permissions }),
-    phantomNextLink: options.phantomNextLink === true,
-    historyOnlyCurrent: options.historyOnlyCurrent === true,
-  });
+  let emulator: GraphEmulator;
+  try {
+    emulator = await seededEmulator({
+      port: options.port || undefined,
+      detections: options.detections,
+      users: options.users,
+      seed: options.seed,
+      throttling: options.throttling,
+      licence: options.licence,
+      unlicensedCode: options.unlicensedCode,
+      ...(options.permissions && { permissions: options.permissions }),
+      phantomNextLink: options.phantomNextLink === true,
+      historyOnlyCurrent: options.historyOnlyCurrent === true,
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    process.stderr.write(
+      `error: port ${options.port} on 127.0.0.1 is already in use: stop what listens there, or pick another port with --port <n>\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
   const late = options.lateOffline !== undefined || options.rescore !== undefined;
   const activityOptions: ActivityOptions = {
     seed: options.seed,

@@ -1,17 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
 import type { FunctionDefinition, HttpFunction, TimerFunction } from '../../src/app/functions';
+import { formatRunLine, type RunLineInput } from '../../src/cli/format';
 import type { Logger } from '../../src/domain/logger';
 
 /**
  * A local stand-in for the Azure Functions host (Core Tools can not be installed here): serves the app's HTTP
  * functions on /api/<route> and fires its timers on their NCRONTAB schedules, calling the very same handlers.
  * Like Core Tools, it does not check function keys; it listens on loopback unless told otherwise.
+ *
+ * Requests are taken in origin-form only, with a Host header that is a host[:port] (anything else is a 400 before
+ * a URL is built from it), and bodies up to 1 MiB (413 beyond, without reading the rest). Timer runs get an
+ * AbortSignal (the handler's third argument), aborted by close(): a run being retried checkpoints and ends.
  */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** What `risk-sync serve` tells a parent process (the demo) over IPC once its API listens. */
+export interface ListeningMessage {
+  type: 'listening';
+  url: string;
+}
+
+/** The port is taken: the message names it and the option that picks another. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  constructor(
+    readonly port: number,
+    readonly host: string,
+  ) {
+    super(
+      `port ${port} on ${host} is already in use (another risk-sync serve, npm start or Functions host?): stop it, or pick another port with --port <n>`,
+    );
+  }
+}
 export interface LocalHostOptions {
   functions: FunctionDefinition[];
   port: number;
@@ -32,6 +57,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const timers = options.functions.filter((f): f is TimerFunction => f.kind === 'timer');
   const routes = http.map((f) => ({ fn: f, match: routeMatcher(f.route) }));
   const running = new Map<string, Promise<void>>();
+  const stopping = new AbortController();
+  const reply = (res: ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...extra });
+    res.end(JSON.stringify({ error: { code, message } }));
+  };
 
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
@@ -43,7 +73,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse) {
-    const url = requestUrl(req);
+    const url = requestUrl(req, server.address() as AddressInfo);
+    if (typeof url === 'string') return reply(res, 400, 'BadRequest', url, { connection: 'close' });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) return tooLarge(req, res);
     const path = url.pathname.replace(/\/+$/, '');
     let found: { fn: HttpFunction; params: Record<string, string> } | undefined;
     let methodMismatch = false;
@@ -51,9 +84,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     try {
       routePath = path.startsWith('/api/') ? decodeURIComponent(path.slice('/api/'.length)) : undefined;
     } catch {
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'BadRequest', message: 'the path is not valid percent-encoded UTF-8' } }));
-      return;
+      return reply(res, 400, 'BadRequest', 'the path is not valid percent-encoded UTF-8');
     }
     if (routePath !== undefined) {
       for (const route of routes) {
@@ -68,16 +99,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       }
     }
     if (!found) {
-      res.writeHead(methodMismatch ? 405 : 404, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          error: { code: methodMismatch ? 'MethodNotAllowed' : 'NotFound', message: `no function serves ${req.method} ${url.pathname}` },
-        }),
+      return reply(
+        res,
+        methodMismatch ? 405 : 404,
+        methodMismatch ? 'MethodNotAllowed' : 'NotFound',
+        `no function serves ${req.method} ${url.pathname}`,
+        hasBody(req) ? { connection: 'close' } : {},
       );
-      return;
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = await readBody(req);
+    if (!body) return tooLarge(req, res);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const request = new HttpRequest({
@@ -85,9 +116,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       url: url.toString(),
       headers,
       params: found.params,
-      ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}),
+      // As the Functions host does, a GET or HEAD request's body is read (and limited) but not handed on.
+      ...(body.length && req.method !== 'GET' && req.method !== 'HEAD' ? { body: { bytes: body } } : {}),
     });
-    const context = invocationContext(found.fn.name, options.log);
+    const context = invocationContext(found.fn.name, options.log, false);
     const result = await found.fn.handler(request, context);
     const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
     const outHeaders: Record<string, string> = {};
@@ -111,12 +143,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const previous = running.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        await fn.handler(
-          { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never,
-          invocationContext(name, options.log),
-        );
+        const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never;
+        await fn.handler(timer, invocationContext(name, options.log, true), stopping.signal);
       } catch (error) {
-        options.log.error(`${name} failed: ${(error as Error).message}`);
+        // Stopping, the runs' own lines have said how they ended.
+        if (!stopping.signal.aborted) options.log.error(`${name} failed: ${(error as Error).message}`);
       }
     });
     running.set(name, next);
@@ -125,9 +156,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   const crons = options.timers ? timers.map((t) => new Cron(t.schedule, { timezone: 'UTC', protect: true }, () => runTimer(t.name))) : [];
 
+  const hostname = options.hostname ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.hostname ?? '127.0.0.1', () => resolve());
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      crons.forEach((c) => c.stop());
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(options.port, hostname) : error);
+    });
+    server.listen(options.port, hostname, () => resolve());
   });
   const address = server.address() as AddressInfo;
   return {
@@ -135,6 +170,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     runTimer,
     close: async () => {
       crons.forEach((c) => c.stop());
+      stopping.abort(new Error('stopped on request (the host is shutting down)'));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -144,26 +180,88 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   };
 }
 
-/** The request's URL. A Host header that is no host[:port] (`exa mple`, `[`) must not fail the request: localhost then. */
-function requestUrl(req: IncomingMessage): URL {
-  try {
-    return new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-  } catch {
-    return new URL(req.url ?? '/', 'http://localhost');
+/** A host name, an IPv4 address or a bracketed IPv6 address, and an optional port: what a Host header may hold. */
+const HOST_HEADER =
+  /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?)(?::(\d{1,5}))?$/;
+
+/**
+ * The request's URL, or why there is none: the target must be a path (origin-form: `GET /api/health`, not
+ * `GET http://other/api/health`), and the Host header a host[:port] (`127.0.0.1:7071@evil.example`, `[::1` and
+ * `a b` are refused, never turned into a URL). Without a Host header (HTTP/1.0), the address the host listens on.
+ */
+function requestUrl(req: IncomingMessage, address: AddressInfo): URL | string {
+  const target = req.url ?? '';
+  if (!target.startsWith('/')) return 'the request target must be a path such as /api/health (absolute URLs are not accepted)';
+  const header = req.headers.host;
+  const host = header === undefined ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : header;
+  const match = HOST_HEADER.exec(host);
+  if (!match || (match[2] !== undefined && Number(match[2]) > 65535) || (match[1]!.startsWith('[') && isIP(match[1]!.slice(1, -1)) !== 6)) {
+    return 'the Host header must be a host name or address with an optional port, such as 127.0.0.1:7071';
   }
+  // Concatenated, not resolved against a base: a target such as //other/x stays a path of this host.
+  const url = new URL(`http://${host}${target}`);
+  const expected = match[1]!.toLowerCase().replace(/\.$/, '');
+  if (url.hostname.replace(/\.$/, '') !== expected && !/^\d|^\[/.test(expected)) return 'the Host header must be a host name or address';
+  return url;
 }
 
-function invocationContext(functionName: string, log: Logger): InvocationContext {
+/** The body, or undefined once it passes MAX_BODY_BYTES (what came so far is dropped, the rest is not read). */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd).off('error', reject);
+      req.pause();
+      resolve(undefined);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** 413, then the rest of the body is discarded as it arrives (never kept) and the connection closed. */
+function tooLarge(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+  res.end(JSON.stringify({ error: { code: 'PayloadTooLarge', message: `the request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB)` } }));
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), 2000);
+  timer.unref();
+  req.socket.once('close', () => clearTimeout(timer));
+}
+
+function invocationContext(functionName: string, log: Logger, timer: boolean): InvocationContext {
   return new InvocationContext({
     functionName,
     invocationId: randomUUID(),
     logHandler: (level, ...args) => {
       const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
-      if (level === 'error' || level === 'critical') log.error(`[${functionName}] ${text}`);
-      else if (level === 'warning') log.warn(`[${functionName}] ${text}`);
-      else if (level !== 'trace' && level !== 'debug') log.info(`[${functionName}] ${text}`);
+      const line = timer ? readable(text) : `[${functionName}] ${text}`;
+      if (level === 'error' || level === 'critical') log.error(line);
+      else if (level === 'warning') log.warn(line);
+      else if (level !== 'trace' && level !== 'debug') log.info(line);
     },
   });
+}
+
+/**
+ * What a timer run logs, for a person at a terminal: the structured `sync-run {json}` line (which Application
+ * Insights keeps in Azure) becomes the run line of src/cli/format.ts; the engine's other lines already start with the
+ * collection.
+ */
+function readable(text: string): string {
+  if (!text.startsWith('sync-run ')) return text;
+  try {
+    return formatRunLine(JSON.parse(text.slice('sync-run '.length)) as RunLineInput);
+  } catch {
+    return text;
+  }
 }
 
 /** Azure Functions route templates: literal segments, `{name}` and optional `{name?}` parameters. */
