@@ -9,6 +9,7 @@ import { buildFunctions } from '../src/app/functions';
 import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
 import { hasRealSettings } from '../src/config/localSettings';
 import type { Settings } from '../src/config/settings';
+import { Credentials } from '../src/graph/credential';
 import { createSyncService } from '../src/sync/service';
 import type { StandaloneEmulatorOptions } from './demo/demo';
 import { PortInUseError, startLocalHost, type ListeningMessage, type LocalHost } from './host/localHost';
@@ -104,8 +105,9 @@ function loadDemo(): typeof import('./demo/demo') {
  * at once, naming the port.
  */
 export async function serve(settings: Settings, opts: { port: number; host: string; timers?: boolean; syncNow?: boolean }): Promise<LocalHost> {
-  if (opts.timers) await credentialOrExit(settings);
-  const service = createSyncService(settings);
+  const credentials = new Credentials();
+  if (opts.timers) await credentialOrExit(settings, credentials);
+  const service = createSyncService(settings, { credentials });
   const functions = buildFunctions(settings, fixedServices(service));
   let host: LocalHost;
   try {
@@ -140,7 +142,8 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
     process.channel?.unref();
   }
   if (opts.syncNow) {
-    await Promise.all(functions.filter((f) => f.kind === 'timer').map((f) => host.runTimer(f.name)));
+    // A first sync at start: every collection, due or not.
+    await Promise.all(functions.filter((f) => f.kind === 'timer').map((f) => host.runTimer(f.name, { all: true })));
   }
   return host;
 }

@@ -55,8 +55,10 @@ function syncTimer(settings: Settings, services: AppServices): TimerFunction {
     handler: async (timer, context, signal) => {
       const sync = services.sync();
       const log = contextLogger(context);
-      const due = await sync.due();
-      if (due.length === 0) return;
+      // The local host's first sync at start (`--sync-now`) runs every collection; a tick, the ones that are due.
+      const everything = (timer as Timer & { runAll?: boolean }).runAll === true;
+      const due = everything ? [] : await sync.due(); // runAll([]) runs every collection
+      if (!everything && due.length === 0) return;
       const summaries = await sync.runAll(
         due,
         { trigger: timer.isPastDue ? 'timer-past-due' : 'timer', timeBudgetMs: settings.timeBudgetSeconds * 1000, signal },

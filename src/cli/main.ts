@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../domain/collections';
 import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
+import { Credentials } from '../graph/credential';
 import { createSyncService } from '../sync/service';
 import { formatStatus, formatSummary, ProgressLine } from './format';
 import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
@@ -56,8 +57,9 @@ export function buildProgram(): Command {
     .option('--time-budget <seconds>', 'checkpoint and stop after this long (resume with the next sync)', parsePositive)
     .action(async (opts: { dataset?: CollectionName[]; full?: boolean; sweep?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
-      await credentialOrExit(settings);
-      const service = createSyncService(settings);
+      const credentials = new Credentials();
+      await credentialOrExit(settings, credentials);
+      const service = createSyncService(settings, { credentials });
       const controller = new AbortController();
       const stop = () => {
         if (controller.signal.aborted) process.exit(EXIT_FAILED);

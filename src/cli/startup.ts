@@ -9,7 +9,7 @@ import {
   type SettingsSource,
 } from '../config/localSettings';
 import { ConfigurationError, loadSettings, type Settings } from '../config/settings';
-import { processCredential } from '../graph/credential';
+import type { Credentials } from '../graph/credential';
 
 /**
  * Start-up of a local command: the settings of local.settings.json (or a running demo) become the process's
@@ -81,8 +81,8 @@ function signalNumber(signal: NodeJS.Signals): number {
  * tenant, no credential at all) ends the command in seconds with one line naming it and what to fix. A transient
  * failure does not stop it: the reader retries it.
  */
-export async function credentialOrExit(settings: Settings): Promise<void> {
-  const failure = await processCredential(settings).check(settings.cloud.scope);
+export async function credentialOrExit(settings: Settings, credentials: Credentials): Promise<void> {
+  const failure = await credentials.for(settings).check(settings.cloud.scope);
   if (failure) {
     process.stderr.write(`error: ${failure.message}\n`);
     process.exit(EXIT_FAILED);

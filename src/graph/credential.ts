@@ -105,15 +105,23 @@ export class AppCredential implements RenewableCredential {
   }
 }
 
-const shared = new Map<string, AppCredential>();
+/**
+ * The credentials of one process: one per tenant and configuration, so that the Graph readers and the Table clients
+ * of a tenant share one token cache (and a check made at start-up is the credential the runs use). The composition
+ * root (the Functions app, the CLI, the local host) makes one and hands it on.
+ */
+export class Credentials {
+  private readonly byKey = new Map<string, AppCredential>();
 
-/** One credential per process, tenant and configuration (tests run several configurations in one process). */
-export function processCredential(settings: Settings, options: { tenantId?: string; env?: NodeJS.ProcessEnv } = {}): AppCredential {
-  const env = options.env ?? process.env;
-  const plan = selectCredential(settings, env, options.tenantId);
-  const secret = settings.clientSecret ? createHash('sha256').update(settings.clientSecret).digest('hex') : '';
-  const key = JSON.stringify([plan, secret, env.IDENTITY_HEADER ? createHash('sha256').update(env.IDENTITY_HEADER).digest('hex') : '']);
-  let credential = shared.get(key);
-  if (!credential) shared.set(key, (credential = new AppCredential(plan, () => buildCredential(plan, settings, env))));
-  return credential;
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  for(settings: Settings, tenantId?: string): AppCredential {
+    const env = this.env;
+    const plan = selectCredential(settings, env, tenantId);
+    const secret = settings.clientSecret ? createHash('sha256').update(settings.clientSecret).digest('hex') : '';
+    const key = JSON.stringify([plan, secret, env.IDENTITY_HEADER ? createHash('sha256').update(env.IDENTITY_HEADER).digest('hex') : '']);
+    let credential = this.byKey.get(key);
+    if (!credential) this.byKey.set(key, (credential = new AppCredential(plan, () => buildCredential(plan, settings, env))));
+    return credential;
+  }
 }

@@ -8,7 +8,7 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
-import { processCredential, type RenewableCredential } from './credential';
+import type { RenewableCredential } from './credential';
 import { GraphAuthenticationError, GraphCertificateError, GraphRequestError, GraphTransportError, isTlsTrustFailure } from './errors';
 import type { Pacer } from './pacer';
 import { firstPageUrl, type PageQuery } from './query';
@@ -304,8 +304,8 @@ function parseRetryAfter(value: string | null): number | undefined {
 
 export interface ReaderContext {
   pacer: Pacer;
-  /** Default: the process's credential for the tenant (src/graph/credential.ts). */
-  credential?: RenewableCredential;
+  /** The tenant's credential (src/graph/credential.ts Credentials). */
+  credential: RenewableCredential;
   signal?: AbortSignal;
   onRetry?: GraphReaderOptions['onRetry'];
 }
@@ -316,7 +316,7 @@ export function createGraphReader(settings: Settings, tenantId: string, context:
     graphRoot: settings.graphRoot,
     scope: settings.cloud.scope,
     pacer: context.pacer,
-    credential: context.credential ?? processCredential(settings, { tenantId }),
+    credential: context.credential,
     retry: settings.graphRetry,
     signal: context.signal,
     onRetry: context.onRetry,

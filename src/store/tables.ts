@@ -1,4 +1,4 @@
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { RestError, TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings';
 
@@ -12,20 +12,13 @@ export interface SyncTables {
   quarantine: TableClient;
 }
 
-export function createTableClients(settings: Settings, credential?: TokenCredential): SyncTables {
-  const client = (table: string): TableClient => {
-    if (settings.tables.connectionString) {
-      const insecure = /DefaultEndpointsProtocol\s*=\s*http\s*(;|$)|TableEndpoint\s*=\s*http:|UseDevelopmentStorage\s*=\s*true/i.test(
-        settings.tables.connectionString,
-      );
-      return TableClient.fromConnectionString(settings.tables.connectionString, table, { allowInsecureConnection: insecure });
-    }
-    credential ??= new DefaultAzureCredential({
-      tenantId: settings.tenantId,
-      ...(settings.clientId ? { managedIdentityClientId: settings.clientId } : {}),
-    });
-    return new TableClient(settings.tables.endpoint!, table, credential);
-  };
+export function createTableClients(settings: Settings, credential: TokenCredential): SyncTables {
+  // Plain http only to a loopback store (Azurite): settings.ts refuses it anywhere else.
+  const options = { allowInsecureConnection: settings.tables.allowInsecureConnection };
+  const client = (table: string): TableClient =>
+    settings.tables.connectionString
+      ? TableClient.fromConnectionString(settings.tables.connectionString, table, options)
+      : new TableClient(settings.tables.endpoint!, table, credential, options);
   const collections: Record<string, TableClient> = {};
   const changes: Record<string, TableClient> = {};
   for (const [name, c] of Object.entries(settings.collections)) {

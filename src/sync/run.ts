@@ -227,6 +227,10 @@ export class Run {
       summary.action = access.action;
       summary.error = `Graph answered 403 ${access.code}: ${access.message}`;
       state.access = { ...access, checkedAt: this.isoNow() };
+    } else if (this.options.signal?.aborted) {
+      // Ctrl+C while a request was being retried: the pass resumes from its checkpoint, as after a time budget.
+      summary.outcome = 'partial';
+      summary.error = `stopped on request: ${(error as Error).message ?? String(error)}`;
     } else {
       summary.outcome = 'failed';
       summary.error = (error as Error).message ?? String(error);

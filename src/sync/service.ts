@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../domain/clock';
 import type { Logger } from '../domain/logger';
 import type { RunSummary } from '../domain/runs';
 import type { Settings } from '../config/settings';
-import { processCredential, renewableCredential, type RenewableCredential } from '../graph/credential';
+import { Credentials, renewableCredential, type RenewableCredential } from '../graph/credential';
 import { createGraphReader } from '../graph/graphReader';
 import { describeRetry } from '../graph/retryMessage';
 import { Pacers } from '../graph/pacer';
@@ -36,7 +36,9 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The process's pacers; one per process, so that everything that reads a tenant shares its budget. */
   pacers?: Pacers;
-  /** The credential for Graph and Table Storage (default: the process's, chosen from the settings: src/graph/credential.ts). */
+  /** The process's credentials (src/graph/credential.ts); the CLI passes the one it checked at start-up. */
+  credentials?: Credentials;
+  /** A credential for Graph and Table Storage instead of the one the settings choose (tests). */
   credential?: () => TokenCredential;
   tables?: SyncTables;
 }
@@ -47,7 +49,8 @@ export function createSyncService(settings: Settings, options: ServiceOptions = 
   const pacers = options.pacers ?? new Pacers(settings.graphMaxRps);
   // One credential per process and tenant, shared by the Graph readers and (with TABLES_ENDPOINT) the Table clients.
   const given = options.credential && renewableCredential(options.credential);
-  const credentialFor = (tenant: string): RenewableCredential => given ?? processCredential(settings, { tenantId: tenant });
+  const credentials = options.credentials ?? new Credentials();
+  const credentialFor = (tenant: string): RenewableCredential => given ?? credentials.for(settings, tenant);
   const tables = options.tables ?? createTableClients(settings, credentialFor(tenantId));
   const context = (log: Logger): EngineContext => ({
     settings,

@@ -48,7 +48,8 @@ export interface LocalHostOptions {
 export interface LocalHost {
   url: string;
   /** Runs a timer function now, as its schedule would (awaits the run). */
-  runTimer(name: string): Promise<void>;
+  /** Runs a timer function now; `all`: the one sync timer runs every collection, due or not (`--sync-now`). */
+  runTimer(name: string, options?: { all?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -136,14 +137,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     } else res.end();
   }
 
-  const runTimer = (name: string): Promise<void> => {
+  const runTimer = (name: string, runOptions: { all?: boolean } = {}): Promise<void> => {
     const fn = timers.find((t) => t.name === name);
     if (!fn) return Promise.reject(new Error(`no timer function named ${name}`));
     // A late run waits for the running one, as the Functions timer does.
     const previous = running.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
       try {
-        const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as never;
+        const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' }, ...(runOptions.all && { runAll: true }) } as never;
         await fn.handler(timer, invocationContext(name, options.log, true), stopping.signal);
       } catch (error) {
         // Stopping, the runs' own lines have said how they ended.
