@@ -3,6 +3,9 @@
  * the settings, the tables and the API routes are derived from it. Adding a collection is one declaration.
  */
 
+/** A record as Graph serves it (one element of a page's `value`). */
+export type GraphRecord = Record<string, unknown>;
+
 /** How a Graph property is stored in Table Storage. */
 export type ColumnType =
   | 'string'

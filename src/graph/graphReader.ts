@@ -8,13 +8,14 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import pRetry, { AbortError } from 'p-retry';
 import type { Settings } from '../config/settings';
+import type { GraphRecord } from '../domain/collection';
 import type { RenewableCredential } from './credential';
 import { GraphAuthenticationError, GraphCertificateError, GraphRequestError, GraphTransportError, isTlsTrustFailure } from './errors';
 import type { Pacer } from './pacer';
 import { firstPageUrl, type PageQuery } from './query';
 import { formatTicks, ticksOfDate } from '../domain/datetime';
 
-export type GraphRecord = Record<string, unknown>;
+export type { GraphRecord } from '../domain/collection';
 
 export interface GraphPage {
   records: GraphRecord[];

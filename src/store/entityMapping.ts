@@ -3,7 +3,7 @@ import { countedValue } from '../domain/aggregates';
 import type { TableEntity } from '@azure/data-tables';
 import type { CollectionDefinition } from '../domain/collections';
 import { normalizeDateTime } from '../domain/datetime';
-import type { GraphRecord } from '../graph/graphReader';
+import type { GraphRecord } from '../domain/collection';
 
 /**
  * Graph record <-> Table entity. Columns carry the Graph property names; datetimes are typed Edm.DateTime with

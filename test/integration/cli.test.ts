@@ -84,7 +84,7 @@ describe('risk-sync sync and status (CLI, throttling and faults on)', () => {
       ['succeeded', 1, 1],
     ]);
     expect(quiet.find((s) => s.collection === 'riskDetections')!.read).toBeLessThanOrEqual(3);
-  });
+  }, 180_000);
 
   it('status shows the watermark, the last run and the counts', async () => {
     const result = await h.cli(['status', '--json']);
