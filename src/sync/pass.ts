@@ -179,6 +179,6 @@ function newPass(run: Run, state: CollectionState, full: boolean | undefined, sw
 function finishPass(run: Run, plan: PassPlan, p1Shaped: number): void {
   const { state } = run;
   if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: plan.runId };
-  if (plan.kind === 'sweep' && run.collection.aggregateBy.length > 0) state.recountNeeded = true;
+  if (plan.kind === 'sweep') state.recountNeeded = true;
   if (plan.records > 0) state.dataShape = p1Shaped > 0 ? 'P1' : undefined;
 }
