@@ -104,6 +104,19 @@ export function applyMutations(emulator: GraphEmulator, mutations: Mutation[], r
         }
         break;
       }
+      case 'cjk': {
+        // A burst in one partition (detected now): a page of them is under 4 MiB in UTF-16 and over it in UTF-8.
+        const users = emulator.list('riskyUsers', { visibleOnly: true });
+        for (let i = 0; i < m.n; i++) emulator.upsert('riskDetections', cjkDetection(rng, users, clock, m.chars));
+        changed += m.n;
+        break;
+      }
+      case 'oversize': {
+        const users = emulator.list('riskyUsers', { visibleOnly: true });
+        for (let i = 0; i < m.n; i++) emulator.upsert('riskDetections', oversizeDetection(rng, users, clock));
+        changed += m.n;
+        break;
+      }
       case 'odd': {
         const users = emulator.list('riskyUsers', { visibleOnly: true });
         for (let i = 0; i < m.n; i++) {
@@ -194,3 +207,43 @@ export function oddUser(rng: Prng, clock: Clock): RiskyUser {
 }
 
 export { Prng };
+
+const CJK = '漢字仮名交じり文風険検出東京都渋谷区北京市海淀区서울특별시강남구';
+
+/** Text of `n` UTF-16 units from CJK scripts (3 bytes each in UTF-8), never ending on half a surrogate pair. */
+export function cjkText(rng: Prng, n: number): string {
+  let text = '';
+  while (text.length < n) text += CJK[rng.int(0, CJK.length - 1)]!;
+  return text;
+}
+
+/** A detection with long CJK text: a display name and an `additionalInfo` of about `chars` characters, detected now. */
+export function cjkDetection(rng: Prng, users: readonly RiskyUser[], clock: Clock, chars: number): RiskDetection {
+  const hex = Array.from({ length: 16 }, () => rng.int(0, 15).toString(16)).join('');
+  const user = users.length > 0 ? rng.pick(users) : undefined;
+  const now = Date.now();
+  const [base] = generateRiskDetections(1, { seed: hex, users: user ? [user] : 1, from: new Date(now - 60_000), to: new Date(now) });
+  return {
+    ...base!,
+    id: `cjk-${hex}`,
+    userDisplayName: `${cjkText(rng, 12)} ${cjkText(rng, 8)}`,
+    additionalInfo: JSON.stringify([{ Key: 'userAgent', Value: cjkText(rng, chars) }]),
+    location: { city: '東京', state: '東京都', countryOrRegion: 'JP', geoCoordinates: { latitude: 35.68, longitude: 139.69 } },
+    lastUpdatedDateTime: clock.next(),
+  } as RiskDetection;
+}
+
+/** A detection too large for one entity (over 1 MiB as Table Storage counts it): one huge string, or many long properties. */
+export function oversizeDetection(rng: Prng, users: readonly RiskyUser[], clock: Clock): RiskDetection {
+  const hex = Array.from({ length: 16 }, () => rng.int(0, 15).toString(16)).join('');
+  const user = users.length > 0 ? rng.pick(users) : undefined;
+  const now = Date.now();
+  const [base] = generateRiskDetections(1, { seed: hex, users: user ? [user] : 1, from: new Date(now - 60_000), to: new Date(now) });
+  const record: Record<string, unknown> = { ...base!, id: `big-${hex}`, lastUpdatedDateTime: clock.next() };
+  if (rng.chance(0.5)) {
+    record.additionalInfo = JSON.stringify(Array.from({ length: rng.int(9000, 14000) }, (_, k) => ({ Key: `k${k}`, Value: cjkText(rng, 20) })));
+  } else {
+    for (let k = 0; k < rng.int(18, 40); k++) record[`futureBlob${k}`] = rng.chance(0.5) ? cjkText(rng, 31_000) : 'y'.repeat(32_000);
+  }
+  return record as RiskDetection;
+}

@@ -33,7 +33,11 @@ export type Mutation =
   /** n at-risk users dismissed, with their open detections. */
   | { kind: 'dismiss'; n: number }
   /** Records that test the mapping: unsafe ids, huge strings, many unknown properties, unknown enum values. */
-  | { kind: 'odd'; n: number };
+  | { kind: 'odd'; n: number }
+  /** n detections with `chars` CJK characters each, in one partition: a page of them is over 4 MiB in UTF-8. */
+  | { kind: 'cjk'; n: number; chars: number }
+  /** n detections too large for one entity (1 MiB as Table Storage counts it). */
+  | { kind: 'oversize'; n: number };
 
 export interface RunPlan {
   mutations: Mutation[];
