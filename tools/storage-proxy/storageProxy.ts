@@ -2,6 +2,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../azurite/azurite';
 import { Prng } from '../emulator/prng';
+import { AZURE_LIMITS, batchFailure, checkAzureLimits, type AzureLimits, type Refusal } from './azureLimits';
+
+export { AZURE_LIMITS, type AzureLimits } from './azureLimits';
 
 /**
  * A fault-injecting HTTP proxy between the Table SDK and Azurite, for the reliability suite (test/reliability).
@@ -11,9 +14,15 @@ import { Prng } from '../emulator/prng';
  * - reset the connection before forwarding (nothing reaches Azurite);
  * - forward, let Azurite commit, then reset the connection (`lostResponse`: the client can not know it was stored);
  * - hold a request for a while before forwarding (`slow`);
+ * - `stall`: hold every matching request that arrives while the stall lasts until it ends (or until `releaseStalls()`),
+ *   then forward them all: a store, a network path or a paused VM that sits on a process's traffic for longer than
+ *   its lease, after which the held transactions land anyway;
  * - "restart": for a while every connection is reset, in flight ones included (their answers are lost even when Azurite
  *   committed). Azurite runs in memory, so a real restart would lose every row; the proxy models the restart of a
  *   persistent store (Azure Storage keeps what it committed), which is what production meets.
+ * With `azureLimits` (on by default in the reliability world) it refuses what Azure Table Storage refuses and Azurite
+ * accepts, as Azure answers (./azureLimits.ts): an entity over 1 MiB as Table Storage counts it, a string property
+ * over 64 KiB, more than 252 properties, a batch body over 4 MiB.
  * Hooks see each request (method, table, body) before it is forwarded and after Azurite answered, and may act then
  * (kill a process) and drop the request or the answer: that is how the crash tests kill a sync at a precise moment.
  */
@@ -39,7 +48,14 @@ export interface StorageFaultScope {
 }
 
 export type StorageFaultSpec = StorageFaultScope &
-  ({ kind: 'status'; status: 500 | 503; code?: string } | { kind: 'reset' } | { kind: 'lostResponse' } | { kind: 'slow'; delayMs: number });
+  (
+    | { kind: 'status'; status: 500 | 503; code?: string }
+    | { kind: 'reset' }
+    | { kind: 'lostResponse' }
+    | { kind: 'slow'; delayMs: number }
+    /** Holds matching requests until `ms` after the fault was added (without `ms`: until `releaseStalls()`). */
+    | { kind: 'stall'; ms?: number }
+  );
 
 export type HookDecision = 'forward' | 'drop' | void;
 
@@ -58,6 +74,8 @@ export interface StorageProxyStats {
   forwarded: number;
   faults: Record<string, number>;
   dropped: number;
+  /** Requests refused by the Azure limits, by error code. */
+  refused: Record<string, number>;
 }
 
 export interface RequestLogEntry {
@@ -83,6 +101,14 @@ export interface StorageProxy {
   clearHooks(): void;
   /** Resolves when no request is in flight. */
   idle(): Promise<void>;
+  /** Resolves with the next request a stall holds (already held ones count: it resolves at once if one is held). */
+  held(): Promise<ProxiedRequest>;
+  /** The requests stalls hold now, in the order they arrived. */
+  stalled(): ProxiedRequest[];
+  /** Ends every stall now: the held requests are forwarded, in the order they arrived. */
+  releaseStalls(): void;
+  /** Turns the Azure limits on or off, or changes them (tests lower them to make a record too large). */
+  setAzureLimits(limits: Partial<AzureLimits> | boolean): void;
   readonly stats: StorageProxyStats;
   close(): Promise<void>;
 }
@@ -92,6 +118,9 @@ interface ActiveFault {
   spec: StorageFaultSpec;
   remaining: number;
   expiresAt: number;
+  /** A stall: resolves when it ends. */
+  ended?: Promise<void>;
+  end?: () => void;
 }
 
 const TABLE_IN_PATH = /^\/[^/]+\/([A-Za-z][A-Za-z0-9]*)(?:\(|\?|$|\/)/;
@@ -113,7 +142,7 @@ export function classify(method: string, url: string, body: string): Pick<Proxie
 
 export async function startStorageProxy(
   target: { port: number; host?: string },
-  options: { seed?: number | string; record?: boolean } = {},
+  options: { seed?: number | string; record?: boolean; azureLimits?: Partial<AzureLimits> | boolean } = {},
 ): Promise<StorageProxy> {
   const log: RequestLogEntry[] = [];
   const rng = new Prng(`${options.seed ?? 1}:storage-proxy`);
@@ -124,7 +153,15 @@ export async function startStorageProxy(
   let inFlight = 0;
   let idleWaiters: (() => void)[] = [];
   const sockets = new Set<Socket>();
-  const stats: StorageProxyStats = { requests: 0, forwarded: 0, faults: {}, dropped: 0 };
+  const stats: StorageProxyStats = { requests: 0, forwarded: 0, faults: {}, dropped: 0, refused: {} };
+  let limits: AzureLimits | undefined;
+  const setAzureLimits = (value: Partial<AzureLimits> | boolean | undefined) => {
+    limits = value === undefined || value === false ? undefined : { ...AZURE_LIMITS, ...(value === true ? {} : value) };
+  };
+  setAzureLimits(options.azureLimits);
+  /** Requests a stall holds now, and who waits for the next one. */
+  const heldNow: ProxiedRequest[] = [];
+  let heldWaiters: ((request: ProxiedRequest) => void)[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   const down = () => performance.now() < downUntil;
@@ -132,14 +169,33 @@ export async function startStorageProxy(
 
   const takeFault = (request: ProxiedRequest): StorageFaultSpec | undefined => {
     const now = performance.now();
-    faults = faults.filter((f) => f.remaining > 0 && f.expiresAt > now);
+    faults = faults.filter((f) => {
+      const live = f.remaining > 0 && f.expiresAt > now;
+      if (!live) f.end?.();
+      return live;
+    });
     for (const fault of faults) {
+      if (fault.spec.kind === 'stall') continue;
       const { match } = fault.spec;
       if (match?.kinds && !match.kinds.includes(request.kind)) continue;
       if (match?.tables && !request.tables.some((t) => match.tables!.includes(t))) continue;
       if (fault.spec.probability !== undefined && !rng.chance(fault.spec.probability)) continue;
       fault.remaining--;
       return fault.spec;
+    }
+    return undefined;
+  };
+
+  /** The end of a stall that holds this request, if one does (a stall holds every matching request while it lasts). */
+  const takeStall = (request: ProxiedRequest): Promise<void> | undefined => {
+    const now = performance.now();
+    for (const fault of faults) {
+      if (fault.spec.kind !== 'stall' || fault.expiresAt <= now || fault.remaining <= 0) continue;
+      const { match } = fault.spec;
+      if (match?.kinds && !match.kinds.includes(request.kind)) continue;
+      if (match?.tables && !request.tables.some((t) => match.tables!.includes(t))) continue;
+      fault.remaining--;
+      return fault.ended;
     }
     return undefined;
   };
@@ -156,11 +212,11 @@ export async function startStorageProxy(
     res.destroy();
   };
 
-  const sendError = (res: ServerResponse, status: number, code: string) => {
+  const sendError = (res: ServerResponse, status: number, code: string, message = `${code}: injected by the storage proxy.`) => {
     const body = JSON.stringify({
       'odata.error': {
         code,
-        message: { lang: 'en-US', value: `${code}: injected by the storage proxy.\nRequestId:${nextId}\nTime:${new Date().toISOString()}` },
+        message: { lang: 'en-US', value: `${message}\nRequestId:${nextId}\nTime:${new Date().toISOString()}` },
       },
     });
     res.writeHead(status, {
@@ -170,6 +226,18 @@ export async function startStorageProxy(
       'content-length': Buffer.byteLength(body),
     });
     res.end(body);
+  };
+
+  /** Azure's answer to what it refuses: the whole request (400, 413), or, in a batch, the changeset's failed operation. */
+  const sendRefusal = (res: ServerResponse, request: ProxiedRequest, refusal: Refusal) => {
+    if (request.kind !== 'batch' || refusal.operation === undefined) return sendError(res, refusal.status, refusal.code, refusal.message);
+    const body = batchFailure(request.body, refusal, nextId++);
+    res.writeHead(202, {
+      'content-type': `multipart/mixed; boundary=${body.boundary}`,
+      'x-ms-version': '2019-02-02',
+      'content-length': Buffer.byteLength(body.text),
+    });
+    res.end(body.text);
   };
 
   const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> =>
@@ -206,6 +274,21 @@ export async function startStorageProxy(
     const hook = takeHook(request);
     if (hook?.before && (await hook.before(request)) === 'drop') return drop(res);
 
+    const refusal = limits && checkAzureLimits(request, raw.length, limits);
+    if (refusal) {
+      stats.refused[refusal.code] = (stats.refused[refusal.code] ?? 0) + 1;
+      return sendRefusal(res, request, refusal);
+    }
+    const stall = takeStall(request);
+    if (stall) {
+      countFault('stall');
+      heldNow.push(request);
+      const waiters = heldWaiters;
+      heldWaiters = [];
+      waiters.forEach((w) => w(request));
+      await stall;
+      heldNow.splice(heldNow.indexOf(request), 1);
+    }
     const fault = takeFault(request);
     if (fault) countFault(fault.kind === 'status' ? String(fault.status) : fault.kind);
     if (fault?.kind === 'status') return sendError(res, fault.status, fault.code ?? (fault.status === 503 ? 'ServerBusy' : 'InternalError'));
@@ -274,18 +357,36 @@ export async function startStorageProxy(
     log,
     addFault(spec) {
       const id = nextId++;
-      faults.push({
+      const fault: ActiveFault = {
         id,
         spec: { ...spec },
         remaining: spec.count ?? Infinity,
         expiresAt: spec.durationMs === undefined ? Infinity : performance.now() + spec.durationMs,
-      });
+      };
+      if (spec.kind === 'stall') {
+        fault.ended = new Promise<void>((resolve) => (fault.end = resolve));
+        if (spec.ms !== undefined) {
+          fault.expiresAt = Math.min(fault.expiresAt, performance.now() + spec.ms);
+          const timer = setTimeout(() => fault.end!(), spec.ms);
+          timer.unref();
+          void fault.ended.then(() => clearTimeout(timer));
+        }
+      }
+      faults.push(fault);
       return id;
     },
     clearFaults() {
+      for (const fault of faults) fault.end?.();
       faults = [];
       downUntil = 0;
     },
+    held: () => (heldNow.length > 0 ? Promise.resolve(heldNow[0]!) : new Promise<ProxiedRequest>((resolve) => heldWaiters.push(resolve))),
+    stalled: () => [...heldNow],
+    releaseStalls() {
+      for (const fault of faults) fault.end?.();
+      faults = faults.filter((f) => f.spec.kind !== 'stall');
+    },
+    setAzureLimits,
     restart(ms) {
       downUntil = Math.max(downUntil, performance.now() + ms);
       for (const socket of sockets) socket.destroy();
@@ -301,6 +402,7 @@ export async function startStorageProxy(
     },
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     close: async () => {
+      for (const fault of faults) fault.end?.();
       faults = [];
       hooks = [];
       for (const socket of sockets) socket.destroy();
