@@ -57,7 +57,7 @@ export async function runConcurrency(world: World, seed: number, processes?: num
   const n = processes ?? rng.int(3, 4);
   const proxies: StorageProxy[] = [];
   const own = async () => {
-    const proxy = await startStorageProxy({ port: world.azurite.port }, { record: true });
+    const proxy = await startStorageProxy({ port: world.azurite.port }, { record: true, azureLimits: true });
     proxies.push(proxy);
     return { ...ENV, TABLES_CONNECTION_STRING: proxy.connectionString };
   };

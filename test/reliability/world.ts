@@ -1,5 +1,5 @@
 import { servedRecords } from '../support/harness';
-import { systemClock } from '../../src/domain/clock';
+import { systemClock, type Clock } from '../../src/domain/clock';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/
 
 /**
  * The reliability suite's world, reused from seed to seed: one Azurite (in memory) behind the fault-injecting storage
- * proxy, and a Graph emulator restarted for each seed on the same port (so a process-wide service, such as the one
+ * proxy (with Azure's limits on), and a Graph emulator restarted for each seed on the same port (so a process-wide service, such as the one
  * the timer functions build from the environment, keeps pointing at it). The sync talks to the proxy; the checks read
  * Azurite directly.
  */
@@ -44,12 +44,15 @@ export const CLI = path.join(ROOT, 'bin', 'risk-sync.js');
 export interface World {
   azurite: Azurite;
   proxy: StorageProxy;
+  /** A second proxy to the same Azurite, with Azure's limits and never a fault: for a rival run while `proxy` stalls. */
+  clean: StorageProxy;
   emulator: GraphEmulator;
   tenantId: string;
   /** The settings that point a sync at this world (through the proxy). */
   env: Record<string, string>;
   settings(overrides?: Record<string, string>): Settings;
-  service(overrides?: Record<string, string>): SyncService;
+  /** A sync service of this world; `clean` talks through the clean proxy; `clock` is the process's clock (skew). */
+  service(overrides?: Record<string, string>, options?: { clock?: Clock; clean?: boolean }): SyncService;
   /** A fresh emulator (same port) with this seed and options; tables emptied; faults and hooks cleared. */
   reset(seed: number, options?: { pageSize?: number; emulator?: GraphEmulatorOptions }): Promise<void>;
   /** Clears every fault of the emulator and the proxy, and the emulator's throttling. */
@@ -69,7 +72,9 @@ export const quietLogger: Logger = { info: () => undefined, warn: () => undefine
 
 export async function startWorld(options: { seed?: number } = {}): Promise<World> {
   const azurite = await startAzurite();
-  const proxy = await startStorageProxy({ port: azurite.port }, { seed: options.seed ?? 1 });
+  // Azure's limits on: what Azure refuses and Azurite accepts is refused here too.
+  const proxy = await startStorageProxy({ port: azurite.port }, { seed: options.seed ?? 1, azureLimits: true });
+  const clean = await startStorageProxy({ port: azurite.port }, { azureLimits: true });
   let emulator = await startGraphEmulator({ throttling: false, seed: options.seed ?? 1, tokenLifetimeSeconds: 240 });
   const graphPort = Number(new URL(emulator.graphUrl).port);
   const tenantId = emulator.tenantId;
@@ -99,13 +104,17 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
   const world: World = {
     azurite,
     proxy,
+    clean,
     get emulator() {
       return emulator;
     },
     tenantId,
     env,
     settings,
-    service: (overrides) => createSyncService(settings(overrides)),
+    service: (overrides = {}, opts = {}) =>
+      createSyncService(settings({ ...overrides, ...(opts.clean ? { TABLES_CONNECTION_STRING: clean.connectionString } : {}) }), {
+        clock: opts.clock,
+      }),
     async reset(seed, opts = {}) {
       proxy.clearFaults();
       proxy.clearHooks();
@@ -158,7 +167,7 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
       await Promise.all(
         [...children].map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)))),
       );
-      await proxy.close();
+      await Promise.all([proxy.close(), clean.close()]);
       await Promise.all([azurite.stop(), emulator.close()]);
     },
   };
