@@ -109,16 +109,7 @@ export async function checkFinal(world: World, runs: RunRecordOfTest[], label: s
     }
 
     // Counts kept by the sync = counts of the rows.
-    const total = stored.length;
-    const by: Record<string, Record<string, number>> = {};
-    for (const column of COLLECTIONS[collection].aggregateBy) {
-      const counts: Record<string, number> = {};
-      for (const row of stored) {
-        const v = typeof row[column] === 'string' && row[column] !== '' ? (row[column] as string) : MISSING_AGGREGATE;
-        counts[v] = (counts[v] ?? 0) + 1;
-      }
-      by[column] = counts;
-    }
+    const { total, by } = countsOfRows(collection, stored);
     if (state.aggregates.total !== total)
       violations.push(`${label}: ${collection} aggregates.total is ${state.aggregates.total}, the table has ${total} rows`);
     for (const column of COLLECTIONS[collection].aggregateBy) {
@@ -157,6 +148,23 @@ export async function checkFinal(world: World, runs: RunRecordOfTest[], label: s
     }
   }
   return violations;
+}
+
+/** The counts the sync should keep, from the stored rows (as World.stored gives them). */
+export function countsOfRows(
+  collection: CollectionName,
+  stored: Record<string, unknown>[],
+): { total: number; by: Record<string, Record<string, number>> } {
+  const by: Record<string, Record<string, number>> = {};
+  for (const column of COLLECTIONS[collection].aggregateBy) {
+    const counts: Record<string, number> = {};
+    for (const row of stored) {
+      const v = typeof row[column] === 'string' && row[column] !== '' ? (row[column] as string) : MISSING_AGGREGATE;
+      counts[v] = (counts[v] ?? 0) + 1;
+    }
+    by[column] = counts;
+  }
+  return { total: stored.length, by };
 }
 
 function sorted(counts: Record<string, number>): Record<string, number> {
