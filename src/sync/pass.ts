@@ -34,7 +34,7 @@ export async function readPass(run: Run): Promise<void> {
   let pagesThisRun = 0;
   let p1Shaped = 0;
   let lastCheckpointAt = clock.now();
-  const unstoredPages = new Map<number, { nextLink?: string; maxCursor?: string; records: number }>();
+  const unstoredPages = new Map<number, { nextLink?: string; maxCursor?: string; minCursor?: string; records: number }>();
   const writer = run.writer({
     // A backfill writes plain inserts first; one resumed may have stored rows whose `created` change row a kill lost.
     insertFirst: plan.kind === 'backfill',
@@ -98,7 +98,12 @@ export async function readPass(run: Run): Promise<void> {
 
     const mapped = await run.map(page.records);
     p1Shaped += mapped.p1Shaped;
-    unstoredPages.set(writer.nextPage, { nextLink: page.nextLink, maxCursor: mapped.maxCursor, records: page.records.length });
+    unstoredPages.set(writer.nextPage, {
+      nextLink: page.nextLink,
+      maxCursor: mapped.maxCursor,
+      minCursor: mapped.minCursor,
+      records: page.records.length,
+    });
     await writer.add(mapped.rows);
     store.throwIfCheckpointFailed();
 
@@ -177,7 +182,9 @@ function newPass(run: Run, state: CollectionState, full: boolean | undefined, sw
  * found is kept as `lastRecountDrift`.
  */
 function finishPass(run: Run, plan: PassPlan, p1Shaped: number): void {
-  const { state } = run;
+  const { state, summary } = run;
+  if (plan.kind === 'sweep') summary.sweepFound = plan.found;
+  if (p1Shaped > 0) summary.dataShape = 'P1';
   if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: plan.runId };
   if (plan.kind === 'sweep' && run.collection.aggregateBy.length > 0) state.recountNeeded = true;
   if (plan.records > 0) state.dataShape = p1Shaped > 0 ? 'P1' : undefined;
