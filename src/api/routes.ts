@@ -2,6 +2,7 @@ import type { HttpHandler, HttpMethod } from '@azure/functions';
 import type { ReadModel } from '../store/readModel';
 import { guarded } from './errors';
 import { health } from './health';
+import type { LinkOptions } from './links';
 import { listCollection } from './list';
 import { snapshot } from './snapshot';
 
@@ -19,7 +20,7 @@ export interface ApiRoute {
  * The routes of the snapshot API (docs/api.md). They only read, apart from the API's own signing key (see
  * ./continuation.ts), through the read model `model()` gives: built on first use by the composition root.
  */
-export function apiRoutes(model: () => ReadModel): ApiRoute[] {
+export function apiRoutes(model: () => ReadModel, links: LinkOptions = {}): ApiRoute[] {
   const read: HttpMethod[] = ['GET', 'HEAD'];
   return [
     { name: 'snapshot', route: 'snapshot', methods: read, access: 'data', handler: guarded((request) => snapshot(model(), request)) },
@@ -28,7 +29,7 @@ export function apiRoutes(model: () => ReadModel): ApiRoute[] {
       route: 'snapshot/{collection}',
       methods: read,
       access: 'data',
-      handler: guarded((request, context) => listCollection(model(), request, context)),
+      handler: guarded((request, context) => listCollection(model(), request, context, links)),
     },
     { name: 'health', route: 'health', methods: read, access: 'health', handler: guarded((request, context) => health(model(), request, context)) },
   ];
