@@ -162,13 +162,15 @@ export function querySchema(spec: QuerySpec) {
 }
 
 /**
- * Validates a request's query parameters against a route's spec: unknown and repeated parameters first (readParams),
+ * Validates a request's query parameters against a route's spec (`routeParameters`: names the route reads itself):
+ * unknown and repeated parameters first (readParams),
  * then each value (the first problem, in the order the parameters are listed), then the comparisons limit.
  */
-export function parseQuery(request: HttpRequest, spec: QuerySpec): RowQuery {
-  const names = [...spec.filters.map((f) => f.name), ...COMMON_PARAMETERS];
+export function parseQuery(request: HttpRequest, spec: QuerySpec, routeParameters: readonly string[] = []): RowQuery {
+  const names = [...routeParameters, ...spec.filters.map((f) => f.name), ...COMMON_PARAMETERS];
   const commaLists = spec.filters.filter((f) => f.kind === 'enum').map((f) => f.name);
   const params = readParams(request, names, commaLists);
+  for (const name of routeParameters) params.delete(name); // read by the route itself
   const result = querySchema(spec).safeParse(Object.fromEntries(params));
   if (!result.success) throw badRequest(result.error.issues[0]!.message);
   const parsed = result.data as Record<string, unknown>;

@@ -1,9 +1,11 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 import type { ReadModel } from '../store/readModel';
+import { listChanges } from './changes';
 import { guarded } from './errors';
 import { health } from './health';
 import type { LinkOptions } from './links';
 import { listCollection } from './list';
+import { getHistory, getRecord } from './record';
 import { snapshot } from './snapshot';
 
 /** One route of the API; src/app turns it into an HTTP function with its auth level. */
@@ -30,6 +32,27 @@ export function apiRoutes(model: () => ReadModel, links: LinkOptions = {}): ApiR
       methods: read,
       access: 'data',
       handler: guarded((request, context) => listCollection(model(), request, context, links)),
+    },
+    {
+      name: 'snapshotRecord',
+      route: 'snapshot/{collection}/{id}',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => getRecord(model(), request)),
+    },
+    {
+      name: 'snapshotHistory',
+      route: 'snapshot/{collection}/{id}/history',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => getHistory(model(), request, links)),
+    },
+    {
+      name: 'changes',
+      route: 'changes',
+      methods: read,
+      access: 'data',
+      handler: guarded((request, context) => listChanges(model(), request, context, links)),
     },
     { name: 'health', route: 'health', methods: read, access: 'health', handler: guarded((request, context) => health(model(), request, context)) },
   ];

@@ -458,7 +458,7 @@ describe('GET /api/snapshot/{collection}', () => {
       ['a parameter on health', 'health', { verbose: '1' }, 400, /unknown query parameter 'verbose'/],
       ['unknown collection', 'snapshot/signIns', {}, 404, /no collection 'signIns': accepted collections are riskDetections, riskyUsers/],
       ['unknown route', 'snapshots', {}, 404, /no function serves GET \/api\/snapshots/],
-      ['a path below a collection', 'snapshot/riskyUsers/extra', {}, 404, /no function serves/],
+      ['a path below a record', 'snapshot/riskyUsers/x/history/extra', {}, 404, /no function serves/],
     ];
 
     it.each(bad.map(([name, path, params, status, message]) => [name, path, params, status, message.source] as const))(
@@ -589,7 +589,7 @@ describe('GET /api/snapshot/{collection}', () => {
   });
 
   it('requests never change stored data (apart from the signing key row)', async () => {
-    const tables = ['RiskDetections', 'RiskyUsers', 'SyncState', 'SyncRuns'];
+    const tables = ['RiskDetections', 'RiskyUsers', 'RiskyUserHistory', 'RiskDetectionChanges', 'RiskyUserChanges', 'SyncState', 'SyncRuns'];
     const before = await dumpTables(h, tables);
     const first = await getJson<ListBody>(url('snapshot/riskDetections', { top: '3' }));
     await Promise.all([
@@ -602,6 +602,11 @@ describe('GET /api/snapshot/{collection}', () => {
       getJson(url('snapshot/riskyUsers', { riskLevel: 'nope' })),
       fetch(url('snapshot/riskyUsers'), { method: 'POST', body: '{}' }).then((r) => r.text()),
       fetch(url('snapshot/riskyUsers'), { method: 'DELETE' }).then((r) => r.text()),
+      getJson(url(`snapshot/riskyUsers/${users[0]!.id}`)),
+      getJson(url(`snapshot/riskyUsers/${users[0]!.id}/history`)),
+      getJson(url(`snapshot/riskDetections/${detections[5]!.id}/history`)),
+      getJson(url('changes', { collection: 'riskyUsers' })),
+      fetch(url('changes', { collection: 'riskDetections', format: 'csv' })).then((r) => r.text()),
       ...Array.from({ length: 10 }, (_, i) => getJson(url('snapshot/riskDetections', { top: String(i + 1), riskLevel: 'high' }))),
     ]);
     expect(await dumpTables(h, tables)).toEqual(before);

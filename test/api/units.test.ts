@@ -26,6 +26,9 @@ describe('httpFunctions', () => {
     expect(fns.map((f) => [f.name, f.route, f.methods, f.authLevel])).toEqual([
       ['snapshot', 'snapshot', ['GET', 'HEAD'], 'admin'],
       ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'admin'],
+      ['snapshotRecord', 'snapshot/{collection}/{id}', ['GET', 'HEAD'], 'admin'],
+      ['snapshotHistory', 'snapshot/{collection}/{id}/history', ['GET', 'HEAD'], 'admin'],
+      ['changes', 'changes', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
     const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }), {
