@@ -185,7 +185,7 @@ function finishPass(run: Run, plan: PassPlan, p1Shaped: number): void {
   const { state, summary } = run;
   if (plan.kind === 'sweep') summary.sweepFound = plan.found;
   if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: plan.runId };
-  if (plan.kind === 'sweep' && run.collection.aggregateBy.length > 0) state.recountNeeded = true;
+  if (plan.kind === 'sweep') state.recountNeeded = true;
   if (plan.records >= P1_SHAPE_MIN_RECORDS) state.dataShape = p1Shaped >= plan.records * P1_SHAPE_SHARE ? 'P1' : undefined;
   if (state.dataShape === 'P1') summary.dataShape = 'P1';
 }

@@ -64,7 +64,9 @@ describe('Graph queries', () => {
     ).toBe(
       'https://graph.microsoft.us/v1.0/identityProtection/riskyUsers?$top=499&$filter=riskLastUpdatedDateTime%20ge%202026-11-01T00%3A00%3A00.0000000Z%20and%20riskLastUpdatedDateTime%20lt%202026-11-02T00%3A00%3A00.0000000Z',
     );
-    expect(firstPageUrl('https://x', '/identityProtection/riskyUsers/u1/history', {})).toBe('https://x/v1.0/identityProtection/riskyUsers/u1/history');
+    expect(firstPageUrl('https://x', '/identityProtection/riskyUsers/u1/history', {})).toBe(
+      'https://x/v1.0/identityProtection/riskyUsers/u1/history',
+    );
   });
 
   it('a refused next link is a 400, 404 or 410 (the phantom link answers 400 with an empty message); throttling, auth and 5xx are not', () => {
@@ -75,12 +77,21 @@ describe('Graph queries', () => {
 
   it('tells an unlicensed tenant from a missing permission, and names what to do', () => {
     const need = { collection: 'riskyUsers', permission: 'IdentityRiskyUser.Read.All', licence: 'Microsoft Entra ID P2' };
-    expect(accessProblem(new GraphRequestError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', 'Your tenant is not licensed for this feature.'), need)).toMatchObject({
+    expect(
+      accessProblem(
+        new GraphRequestError(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', 'Your tenant is not licensed for this feature.'),
+        need,
+      ),
+    ).toMatchObject({
       state: 'unlicensed',
       action: expect.stringMatching(/needs Microsoft Entra ID P2/),
     });
-    expect(accessProblem(new GraphRequestError(403, 'NoLicense', 'Tenant does not meet license requirement!'), need)).toMatchObject({ state: 'unlicensed' });
-    expect(accessProblem(new GraphRequestError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'), need)).toMatchObject({
+    expect(accessProblem(new GraphRequestError(403, 'NoLicense', 'Tenant does not meet license requirement!'), need)).toMatchObject({
+      state: 'unlicensed',
+    });
+    expect(
+      accessProblem(new GraphRequestError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'), need),
+    ).toMatchObject({
       state: 'forbidden',
       action: expect.stringMatching(/IdentityRiskyUser\.Read\.All/),
     });
