@@ -1,8 +1,11 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 import type { ReadModel } from '../store/readModel';
+import { listChanges } from './changes';
 import { guarded } from './errors';
 import { health } from './health';
+import type { LinkOptions } from './links';
 import { listCollection } from './list';
+import { getHistory, getRecord } from './record';
 import { snapshot } from './snapshot';
 
 /** One route of the API; src/app turns it into an HTTP function with its auth level. */
@@ -19,7 +22,7 @@ export interface ApiRoute {
  * The routes of the snapshot API (docs/api.md). They only read, apart from the API's own signing key (see
  * ./continuation.ts), through the read model `model()` gives: built on first use by the composition root.
  */
-export function apiRoutes(model: () => ReadModel): ApiRoute[] {
+export function apiRoutes(model: () => ReadModel, links: LinkOptions = {}): ApiRoute[] {
   const read: HttpMethod[] = ['GET', 'HEAD'];
   return [
     { name: 'snapshot', route: 'snapshot', methods: read, access: 'data', handler: guarded((request) => snapshot(model(), request)) },
@@ -28,7 +31,28 @@ export function apiRoutes(model: () => ReadModel): ApiRoute[] {
       route: 'snapshot/{collection}',
       methods: read,
       access: 'data',
-      handler: guarded((request, context) => listCollection(model(), request, context)),
+      handler: guarded((request, context) => listCollection(model(), request, context, links)),
+    },
+    {
+      name: 'snapshotRecord',
+      route: 'snapshot/{collection}/{id}',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => getRecord(model(), request)),
+    },
+    {
+      name: 'snapshotHistory',
+      route: 'snapshot/{collection}/{id}/history',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => getHistory(model(), request, links)),
+    },
+    {
+      name: 'changes',
+      route: 'changes',
+      methods: read,
+      access: 'data',
+      handler: guarded((request, context) => listChanges(model(), request, context, links)),
     },
     { name: 'health', route: 'health', methods: read, access: 'health', handler: guarded((request, context) => health(model(), request, context)) },
   ];

@@ -34,6 +34,8 @@ export function formatRunLine(s: RunLineInput): string {
   if (s.adjusted) parts.push(`${number.format(s.adjusted)} stored with adjustments`);
   if (s.quarantined) parts.push(`${number.format(s.quarantined)} quarantined`);
   if (s.restarts) parts.push(plural(s.restarts, 'pass restart', 'pass restarts'));
+  if (typeof s.sweepFound === 'number') parts.push(`the sweep found ${plural(s.sweepFound, 'record', 'records')} the ordinary runs had missed`);
+  if (s.dataShape === 'P1') parts.push('data as Entra ID P1 serves it (premium detections generic, risk hidden)');
   if (s.retries !== undefined) parts.push(plural(s.retries, 'retry', 'retries'));
   if (s.throttles !== undefined) parts.push(`${number.format(s.throttles)} throttled`);
   let line = parts.join(', ');
@@ -65,6 +67,11 @@ export function formatStatus(statuses: CollectionStatus[]): string {
           .join(', ');
         lines.push(`  by ${column}:${' '.repeat(Math.max(1, 14 - column.length))}${text || '-'}`);
       }
+      if (s.access !== 'licensed') lines.push(`  access:           ${s.access}: ${s.accessAction ?? ''}`);
+      if (s.lastSweep)
+        lines.push(`  last sweep:       ${s.lastSweep.finishedAt}, found ${number.format(s.lastSweep.found)} the ordinary runs had missed`);
+      if (s.dataShape === 'P1') lines.push('  data shape:       Entra ID P1 (premium detections generic, risk hidden)');
+      if (s.quarantined) lines.push(`  quarantined:      ${number.format(s.quarantined)} records (table SyncQuarantine)`);
       if (s.staleReason) lines.push(`  stale because:    ${s.staleReason}`);
       return lines.join('\n');
     })

@@ -156,6 +156,11 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     default: 'function',
     description: '/api/health alone: function (a key) or anonymous (for an uptime monitor that can not send one)',
   },
+  {
+    name: 'API_PUBLIC_BASE_URL',
+    description:
+      "The API's public https origin (https://<app>.azurewebsites.net) its @odata.nextLink values start with; empty: next links are relative (/api/...)",
+  },
   { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
   { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
@@ -214,6 +219,8 @@ export interface Settings {
   httpAuthLevel: 'function' | 'admin';
   healthAuthLevel: 'function' | 'anonymous';
   timerSchedule: string;
+  /** The https origin the API's next links start with; undefined: they are relative (`/api/...`). */
+  apiPublicBaseUrl?: string;
   /** The Storage queue of run requests (POST /api/runs), and the queue service (Azure; locally the connection string's). */
   runsQueue: string;
   queueEndpoint?: string;
@@ -328,6 +335,28 @@ const httpsOrigin = z.string().transform((raw, ctx) => {
     ctx.addIssue({ code: 'custom', message: `must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}` });
     return z.NEVER;
   }
+  return url.origin;
+});
+
+/** The API's public origin (API_PUBLIC_BASE_URL): https, no path, query or user name; what callers reach the app on. */
+const publicOrigin = z.string().transform((raw, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const problem = (why: string) => {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be the https origin callers reach the API on, such as https://func-x.azurewebsites.net (${why}), got ${describe(raw)}`,
+    });
+    return z.NEVER;
+  };
+  if (!url) return problem('not an absolute URL');
+  if (url.protocol !== 'https:') return problem('https only: the links carry continuation tokens');
+  if (url.username || url.password) return problem('no user name or password');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return problem('no path, query or fragment: the links add /api/...');
   return url.origin;
 });
 
@@ -515,6 +544,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     z.enum(['function', 'anonymous'], { error: 'must be function (the key, like the data routes) or anonymous (for an uptime monitor)' }),
   );
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
+  // Never the Host header of a request: a next link built from it would point wherever a caller (or a proxy) says.
+  const apiPublicBaseUrl = read('API_PUBLIC_BASE_URL', publicOrigin);
   const runsQueue = read(
     'RUNS_QUEUE',
     z.string().refine((v) => /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(v), {
@@ -590,6 +621,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     httpAuthLevel: httpAuthLevel!,
     healthAuthLevel: healthAuthLevel!,
     timerSchedule: timerSchedule!.schedule,
+    apiPublicBaseUrl,
     runsQueue: runsQueue!,
     queueEndpoint,
   };

@@ -38,6 +38,8 @@ export interface PassPlan {
   nextLink?: string;
   /** Highest cursor among the stored records of the current window. */
   observed?: string;
+  /** Lowest cursor among them: where a window open below is split when it did not fit in a run. */
+  lowestObserved?: string;
   /** Records Graph returned so far in the pass, and pages (all windows). */
   pages: number;
   records: number;

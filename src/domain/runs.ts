@@ -58,6 +58,10 @@ export interface RunRecord {
   errorCode?: string;
   /** What the user should do about an `unlicensed` or `forbidden` outcome (the permission to grant, the licence). */
   action?: string;
+  /** A sweep that completed: the rows it stored new or changed, which the ordinary runs had missed. */
+  sweepFound?: number;
+  /** `P1` when the pass saw the data as Entra ID P1 serves it: premium detections `generic`, risk `hidden`. */
+  dataShape?: string;
 }
 
 export type RunSummary = RunRecord;

@@ -8,6 +8,7 @@ import type { GraphPage, GraphRecord } from '../graph/graphReader';
 import { isRefusedNextLink } from '../graph/query';
 import { idOfRowKey } from '../store/entityMapping';
 import { tenantFilter } from '../store/partitions';
+import { CollectionStateStore } from '../store/syncState';
 import { passKind, startPass } from './plan';
 import type { Run } from './run';
 
@@ -63,6 +64,18 @@ export async function readChildren(run: Run): Promise<void> {
     },
   });
   await run.register();
+  // A parent the tenant is not licensed or permitted for has no children to read: the child says the same.
+  const parentState = await new CollectionStateStore(ctx.tables.state, run.tenantId, parentName, {
+    leaseMs: settings.leaseSeconds * 1000,
+    clock,
+  }).read();
+  if (parentState.access) {
+    summary.outcome = parentState.access.state;
+    summary.action = parentState.access.action;
+    summary.error = `${parentName} is ${parentState.access.state}: ${parentState.access.code}`;
+    state.access = { ...parentState.access };
+    return;
+  }
 
   for (;;) {
     const { parents, serverTime } = await parentsToRead(run, ctx.tables.collections[parentName]!, plan);

@@ -1,5 +1,5 @@
 import type { CollectionDefinition } from '../domain/collection';
-import { maxDateTime } from '../domain/datetime';
+import { maxDateTime, minDateTime } from '../domain/datetime';
 import { toEntity, type MappedRecord } from '../store/entityMapping';
 
 /** One page of Graph records as rows, and what the run reports about it. Pure: no I/O. */
@@ -7,8 +7,9 @@ export interface MappedPage {
   rows: MappedRecord[];
   /** Records that can not be rows at all (no id, not an object), with the reason. */
   unmappable: { record: unknown; reason: string }[];
-  /** The highest cursor on the page (records without a cursor do not count). */
+  /** The highest and lowest cursors on the page (records without a cursor do not count). */
   maxCursor?: string;
+  minCursor?: string;
   /** Records stored in an adjusted form, with how. */
   adjusted: { rowKey: string; adjustments: string[] }[];
   /** Premium detections as Entra ID P1 serves them: `riskEventType` generic with `riskLevel` hidden. */
@@ -31,6 +32,7 @@ export function mapPage(collection: CollectionDefinition, records: readonly unkn
     }
     page.rows.push(row);
     page.maxCursor = maxDateTime(page.maxCursor, row.cursor);
+    page.minCursor = minDateTime(page.minCursor, row.cursor);
     if (row.adjustments.length > 0) page.adjusted.push({ rowKey: String(row.entity.rowKey), adjustments: row.adjustments });
     const r = record as Record<string, unknown>;
     if (r.riskEventType === 'generic' && r.riskLevel === 'hidden') page.p1Shaped++;

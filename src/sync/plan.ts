@@ -88,8 +88,9 @@ export function setCap(plan: PassPlan, graphTime: string | undefined, fallback: 
 }
 
 /** Records what a stored page held: its highest cursor, and counts. Moves nothing that is committed. */
-export function observe(plan: PassPlan, page: { maxCursor?: string; records: number; nextLink?: string }): void {
+export function observe(plan: PassPlan, page: { maxCursor?: string; minCursor?: string; records: number; nextLink?: string }): void {
   plan.observed = maxDateTime(plan.observed, page.maxCursor);
+  plan.lowestObserved = minDateTime(plan.lowestObserved, page.minCursor);
   plan.pages++;
   plan.windowPages++;
   plan.records += page.records;
@@ -121,6 +122,7 @@ export function closeWindow(plan: PassPlan, watermark: string | undefined, runId
     window: nextWindow(plan.window.to, spanTicks, plan.cap),
     spanTicks,
     observed: undefined,
+    lowestObserved: undefined,
     nextLink: undefined,
     windowPages: 0,
     windowRunId: runId,
@@ -153,10 +155,19 @@ export type RestartReason =
  * a run is split in two, so the first half fits better.
  */
 export function restartWindow(plan: PassPlan, reason: RestartReason, runId: string): PassPlan {
-  const next: PassPlan = { ...plan, nextLink: undefined, observed: undefined, windowPages: 0, restarts: plan.restarts + 1, windowRunId: runId };
+  const next: PassPlan = {
+    ...plan,
+    nextLink: undefined,
+    observed: undefined,
+    lowestObserved: undefined,
+    windowPages: 0,
+    restarts: plan.restarts + 1,
+    windowRunId: runId,
+  };
   if (reason === 'phantom-suspect' && plan.pageSize !== undefined) next.pageSize = plan.pageSize > 2 ? plan.pageSize - 1 : plan.pageSize + 1;
   if (reason === 'expired-across-runs') {
-    const lower = plan.window.from ?? EARLIEST_SPLIT;
+    // Open below: split where the records read so far began (the window stays open below: nothing is excluded).
+    const lower = plan.window.from ?? (plan.lowestObserved && plan.lowestObserved > EARLIEST_SPLIT ? plan.lowestObserved : EARLIEST_SPLIT);
     const upper = plan.window.to ?? plan.cap ?? normalizeDateTime(plan.startedAt)!;
     if (upper > lower) {
       const mid = formatTicks((ticksOf(lower) + ticksOf(upper)) / 2n);

@@ -71,5 +71,7 @@ export function summaryLog(s: RunSummary) {
     watermarkAfter: s.watermarkAfter ?? null,
     error: s.error ?? null,
     action: s.action ?? null,
+    sweepFound: s.sweepFound ?? null,
+    dataShape: s.dataShape ?? null,
   };
 }

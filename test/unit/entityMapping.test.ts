@@ -227,3 +227,47 @@ describe('toEntity / fromEntity', () => {
     expect(() => toEntity(detections, { ...detection, id: undefined }, TENANT, SYNCED)).toThrow(/no 'id'/);
   });
 });
+
+describe('sizes as Table Storage counts them', () => {
+  const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+  /** Table Storage's count: 4 bytes, keys in UTF-16, per property 8 bytes + name in UTF-16 + value (strings 4 + UTF-16). */
+  const entitySize = (entity: Record<string, unknown>) =>
+    Object.entries(entity).reduce((n, [name, value]) => {
+      if (name === 'partitionKey' || name === 'rowKey') return n + 2 * String(value).length;
+      const v = typeof value === 'string' ? 4 + 2 * value.length : typeof value === 'boolean' ? 1 : 8;
+      return n + 8 + 2 * name.length + v;
+    }, 4);
+
+  it('keeps an entity under 1 MiB: the longest strings are cut, each with a marker giving its full length', () => {
+    const record: Record<string, unknown> = { id: 'huge', detectedDateTime: '2026-10-10T00:00:00Z', lastUpdatedDateTime: '2026-10-10T00:00:00Z' };
+    for (let i = 0; i < 40; i++) record[`note${i}`] = String.fromCharCode(65 + (i % 26)).repeat(30_000); // 40 x 60 KB in UTF-16: 2.4 MB
+    const { entity, adjustments } = toEntity(COLLECTIONS.riskDetections, record, TENANT, '2026-11-23T00:00:00.0000000Z');
+    expect(entitySize(entity as Record<string, unknown>)).toBeLessThanOrEqual(1024 * 1024);
+    expect(adjustments.some((a) => /cut from \d+ to \d+ characters/.test(a))).toBe(true);
+    const cut = Object.values(entity).filter((v) => typeof v === 'string' && v.includes('…[cut by entra-risk-sync: 30000 characters in all]'));
+    expect(cut.length).toBeGreaterThan(0);
+  });
+
+  it('sizes the wire in UTF-8 bytes, type annotations included: CJK text counts three bytes a character', () => {
+    const ascii = toEntity(COLLECTIONS.riskDetections, { id: 'a', userDisplayName: 'x'.repeat(10_000) }, TENANT, '2026-11-23T00:00:00.0000000Z');
+    const cjk = toEntity(COLLECTIONS.riskDetections, { id: 'a', userDisplayName: '漢'.repeat(10_000) }, TENANT, '2026-11-23T00:00:00.0000000Z');
+    expect(cjk.bytes - ascii.bytes).toBe(20_000);
+    const json = (e: Record<string, unknown>) =>
+      Buffer.byteLength(
+        JSON.stringify(
+          Object.fromEntries(
+            Object.entries(e).flatMap(([k, v]) =>
+              v && typeof v === 'object'
+                ? [
+                    [k, (v as { value: string }).value],
+                    [`${k}@odata.type`, `Edm.${(v as { type: string }).type}`],
+                  ]
+                : [[k, v]],
+            ),
+          ),
+        ),
+      );
+    expect(cjk.bytes).toBeGreaterThanOrEqual(json(cjk.entity as Record<string, unknown>));
+    expect(cjk.bytes - json(cjk.entity as Record<string, unknown>)).toBeLessThan(64);
+  });
+});

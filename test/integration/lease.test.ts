@@ -1,0 +1,72 @@
+/**
+ * The lease of a collection held by a live run (issue 11.5), over the wire: a CLI run that can not run the collection
+ * says so and exits 3 (`--full` too); the timer treats the skip as fine. (A dead process's lease is taken at once:
+ * test/integration/resilience.test.ts, kill -9.)
+ */
+import { buildFunctions } from '../../src/app/functions';
+import { fixedServices } from '../../src/app/services';
+import { latestRuns } from '../../src/store/syncRuns';
+import { generateRiskDetections } from '../../tools/emulator';
+import { startLocalHost } from '../../tools/host/localHost';
+import { eventually, quietLogger, startHarness, type Harness } from '../support/harness';
+
+describe('a collection whose lease a live run holds', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    const now = Date.now();
+    h.emulator.upsert(
+      'riskDetections',
+      generateRiskDetections(200, { seed: 51, users: 10, from: new Date(now - 86_400_000), to: new Date(now - 60_000) }),
+    );
+  });
+  afterAll(() => h?.close());
+
+  it('a CLI run exits 3 saying who holds it (--full included); the timer run steps aside without failing', async () => {
+    // A live run that holds the lease: its first Graph answer does not come before the test stops it.
+    h.emulator.faults.add({ kind: 'slow', delayMs: 120_000, count: 1 });
+    const stop = new AbortController();
+    const holder = h.service({ SYNC_LEASE_SECONDS: '30' }).run('riskDetections', { trigger: 'holder', signal: stop.signal }, quietLogger);
+    await eventually(
+      async () => {
+        try {
+          await h.table('SyncState').getEntity(h.emulator.tenantId, 'riskDetections.lease');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      'the holder has the lease',
+    );
+
+    for (const args of [
+      ['sync', '--dataset', 'riskDetections', '--json'],
+      ['sync', '--dataset', 'riskDetections', '--full', '--json'],
+    ]) {
+      const result = await h.cli(args);
+      expect(result.code).toBe(3);
+      const [summary] = JSON.parse(result.stdout) as { outcome: string; error: string }[];
+      expect(summary).toMatchObject({ outcome: 'skipped' });
+      expect(summary!.error).toMatch(/another run holds the lease of riskDetections/);
+    }
+
+    const errors: string[] = [];
+    const service = h.service({ SYNC_SCHEDULE_RISK_DETECTIONS: '* * * * * *' });
+    const host = await startLocalHost({
+      functions: buildFunctions(service.settings, fixedServices(service)),
+      port: 0,
+      log: { ...quietLogger, error: (m: string) => void errors.push(m) },
+    });
+    try {
+      await host.runTimer('sync');
+    } finally {
+      await host.close();
+    }
+    expect(errors.filter((e) => /failed/.test(e))).toEqual([]);
+    const runs = await latestRuns(h.table('SyncRuns'), h.emulator.tenantId, 'riskDetections', 10);
+    expect(runs.some((r) => r.trigger === 'timer' && r.outcome === 'skipped')).toBe(true);
+    stop.abort(new Error('stopped by the test'));
+    expect((await holder).outcome).toBe('partial');
+  }, 60_000);
+});
