@@ -1,3 +1,4 @@
+import { skewedClock } from '../../src/domain/clock';
 import { COLLECTIONS, COLLECTION_NAMES, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/domain/logger';
 import type { RunSummary } from '../../src/domain/runs';
@@ -35,8 +36,8 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
   const records: RunRecordOfTest[] = [];
   let visibleBy = 0;
 
-  const runOnce = async (label: string, steps: FaultStep[], timeBudgetMs?: number) => {
-    const service = world.service(plan.env);
+  const runOnce = async (label: string, steps: FaultStep[], timeBudgetMs?: number, clockSkewMs = 0) => {
+    const service = world.service(plan.env, { clock: skewedClock(clockSkewMs) });
     const pending = new Set<NodeJS.Timeout>();
     let pages = 0;
     /** A store outage longer than the Table SDK's retries: a run may then be unable to record anything. */
@@ -121,7 +122,8 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
     const label = `run ${i + 1}/${plan.runs.length}`;
     const mutated = applyMutations(world.emulator, run.mutations, rng, clock);
     visibleBy = Math.max(visibleBy, mutated.visibleBy);
-    await runOnce(label, run.steps, run.timeBudgetMs);
+    if (run.clockSkewMs) log(`${label}: the run's clock is ${run.clockSkewMs / 1000} s ${run.clockSkewMs > 0 ? 'ahead' : 'behind'}`);
+    await runOnce(label, run.steps, run.timeBudgetMs, run.clockSkewMs);
     result.violations.push(...(await checkAfterRun(world, plan.lookbackMinutes, watermarks, `seed ${seed} ${label}`)));
   }
 

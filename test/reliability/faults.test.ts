@@ -23,6 +23,7 @@ describe('fault schedules', () => {
       expect(result.violations).toEqual([]);
       expect(unhandled.reasons).toEqual([]);
     },
-    60_000,
+    // Generous: a seed takes 30-110 s on a loaded machine (its runs retry with real backoff).
+    240_000,
   );
 });

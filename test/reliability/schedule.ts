@@ -44,6 +44,8 @@ export interface RunPlan {
   steps: FaultStep[];
   /** Checkpoint and stop after this long (a partial run). */
   timeBudgetMs?: number;
+  /** The run's clock is this far ahead (+) or behind (-) the machine's, in ms (another host's clock). */
+  clockSkewMs?: number;
 }
 
 export interface SeedPlan {
@@ -153,6 +155,7 @@ export function planSeed(seed: number): SeedPlan {
     }
     runs.push({ mutations, steps, ...(r.chance(0.15) ? { timeBudgetMs: r.int(100, 1500) } : {}) });
   }
+  const bigRecords = addRoundTwo(seed, runs);
   return {
     seed,
     detections: r.int(200, 1600),
@@ -164,12 +167,32 @@ export function planSeed(seed: number): SeedPlan {
       SYNC_LOOKBACK_MINUTES: String(lookbackMinutes),
       GRAPH_MAX_RETRIES: String(r.int(2, 8)),
       GRAPH_RETRY_BASE_MS: String(r.int(10, 50)),
-      GRAPH_REQUEST_TIMEOUT_SECONDS: '0.4',
+      // Pages of records with long CJK text or over 1 MiB are megabytes: Graph takes longer to serve them (a slow
+      // answer is then slow, not a timeout).
+      GRAPH_REQUEST_TIMEOUT_SECONDS: bigRecords ? '8' : '0.4',
       GRAPH_MAX_RPS: '100',
       SYNC_LEASE_SECONDS: '3',
     },
     runs,
   };
+}
+
+/**
+ * What issue 12 added to the schedules, drawn from a stream of its own so that the schedules above stay what they were
+ * for the seeds already studied: CJK text (a page over 4 MiB in UTF-8) and records too large for one entity, storage
+ * stalls longer than the lease (3 s), and runs whose clock is up to 90 s ahead or behind.
+ */
+function addRoundTwo(seed: number, runs: RunPlan[]): boolean {
+  const r = new Prng(`reliability:${seed}:issue12`);
+  let bigRecords = false;
+  for (const run of runs) {
+    if (r.chance(0.1)) run.mutations.push({ kind: 'cjk', n: r.int(40, 120), chars: r.int(8000, 16_000) });
+    if (r.chance(0.08)) run.mutations.push({ kind: 'oversize', n: r.int(1, 2) });
+    bigRecords ||= run.mutations.some((m) => m.kind === 'cjk' || m.kind === 'oversize');
+    if (r.chance(0.12)) run.steps.push({ at: { page: r.int(0, 8) }, action: { kind: 'storage', spec: { kind: 'stall', ms: r.int(3500, 6000) } } });
+    if (r.chance(0.3)) run.clockSkewMs = r.chance(0.7) ? pick(r, [90_000, -90_000]) : r.int(-90_000, 90_000);
+  }
+  return bigRecords;
 }
 
 export function describeAction(action: FaultAction): string {
