@@ -86,9 +86,10 @@ export async function writeBatch(ctx: BatchContext, batch: MappedRecord[], inser
       if (inserted.done) return { ...inserted.done, sawExisting: false };
       // Some row existed, or the insert committed and its answer was lost (the SDK's retry then conflicted with it).
       const attempted = new Map(batch.map((r) => [String(r.entity.rowKey), {}]));
-      return readAndWrite(ctx, batch, { attempted, speculative: inserted.speculative });
+      return await readAndWrite(ctx, batch, { attempted, speculative: inserted.speculative });
     }
-    return readAndWrite(ctx, batch);
+    // Awaited here: a refusal of the read-and-write transaction must reach the catch below (bisect, quarantine).
+    return await readAndWrite(ctx, batch);
   } catch (error) {
     if (!refusedForContent(error)) throw error;
     return { ...(await bisect(ctx, batch, error)), sawExisting: true };

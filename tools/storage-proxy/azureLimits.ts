@@ -13,6 +13,8 @@ export interface AzureLimits {
   maxStringBytes: number;
   maxProperties: number;
   maxBatchBodyBytes: number;
+  /** Only requests to these tables are checked (tests lower a limit for one table); absent: every table. */
+  tables?: string[];
 }
 
 export const AZURE_LIMITS: AzureLimits = {
@@ -25,6 +27,7 @@ export const AZURE_LIMITS: AzureLimits = {
 /** What the check needs of a proxied request. */
 export interface LimitedRequest {
   kind: string;
+  tables: string[];
   method: string;
   url: string;
   body: string;
@@ -151,6 +154,7 @@ export function batchOperations(body: string): Operation[] {
 
 /** What Azure would refuse in this request (a single entity write or a batch), or undefined. */
 export function checkAzureLimits(request: LimitedRequest, bodyBytes: number, limits: AzureLimits): Refusal | undefined {
+  if (limits.tables && !request.tables.some((t) => limits.tables!.includes(t))) return undefined;
   if (request.kind === 'batch') {
     if (bodyBytes > limits.maxBatchBodyBytes)
       return { status: 413, code: 'RequestBodyTooLarge', message: 'The request body is too large and exceeds the maximum permissible limit.' };
