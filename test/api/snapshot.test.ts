@@ -187,9 +187,8 @@ describe('GET /api/snapshot and /api/health', () => {
     const { service: blind, touched } = withoutDataTables(h);
     const other = await startApi(h, () => blind);
     try {
-      const started = performance.now();
+      // (No bound on its speed: `touched` proves no data table was read, whatever the machine's load.)
       const answer = await getJson<SnapshotBody>(apiUrl(other, 'snapshot'));
-      expect(performance.now() - started).toBeLessThan(1000);
       expect(answer.status).toBe(200);
       expect(answer.body).toEqual(reference.body);
       expect(answer.headers.get('etag')).toBe(reference.headers.get('etag'));

@@ -206,7 +206,8 @@ describe('close()', () => {
     await sleep(50);
     const started = performance.now();
     await other.close();
-    expect(performance.now() - started).toBeLessThan(1000);
+    // The pending request would hold close() for 10 s; well under that, with room for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(await pending).toBe('failed');
     await expect(fetch(`${other.graphUrl}${DETECTIONS}`)).rejects.toThrow();
     await expect(fetch(other.identityEndpoint)).rejects.toThrow();
