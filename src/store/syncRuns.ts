@@ -1,5 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { RunRecord } from '../domain/runs';
+import { isStatus } from './tables';
 
 /**
  * SyncRuns: one row per run. PartitionKey = `<tenantId>_<collection>`; RowKey = reversed start time + run id,
@@ -60,3 +61,54 @@ export async function latestRuns(client: TableClient, tenantId: string, collecti
   }
   return runs;
 }
+
+/** How far before a run id's issue time its run may have started by the clock of another instance (clock skew). */
+const SKEW_MS = 5 * 60_000;
+
+/**
+ * The SyncRuns row of a run id among the given collections, or undefined. An id that carries its issue time (see
+ * ./runQueue.ts `issuedAt`) is looked for only among the runs started since (a RowKey range: the newest rows of each
+ * partition); any other id among every run of each collection's partition.
+ */
+export async function findRun(
+  client: TableClient,
+  tenantId: string,
+  collections: readonly string[],
+  runId: string,
+  issuedAtMs?: number,
+): Promise<Record<string, unknown> | undefined> {
+  const found = await Promise.all(
+    collections.map(async (collection) => {
+      const partition = runPartitionKey(tenantId, collection);
+      const filter =
+        issuedAtMs === undefined
+          ? odata`PartitionKey eq ${partition} and runId eq ${runId}`
+          : odata`PartitionKey eq ${partition} and RowKey lt ${String(MAX_MS - (issuedAtMs - SKEW_MS) + 1).padStart(13, '0')} and runId eq ${runId}`;
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) return row;
+      return undefined;
+    }),
+  ).catch(noTableYet);
+  return found.find((row) => row !== undefined);
+}
+
+/** The newest `last` runs of the given collections together, newest first. */
+export async function recentRuns(
+  client: TableClient,
+  tenantId: string,
+  collections: readonly string[],
+  last: number,
+): Promise<Record<string, unknown>[]> {
+  const perCollection = await Promise.all(collections.map((c) => latestRuns(client, tenantId, c, last))).catch(noTableYet);
+  return perCollection
+    .flat()
+    .sort((a, b) => startOf(b) - startOf(a))
+    .slice(0, last);
+}
+
+/** SyncRuns does not exist before the first run: no rows. */
+function noTableYet(error: unknown): never[] {
+  if (isStatus(error, 404)) return [];
+  throw error;
+}
+
+const startOf = (row: Record<string, unknown>) => new Date(row.startedAt as string | Date).getTime() || 0;
