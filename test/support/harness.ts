@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../tools/emulator';
-import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
+import { startAzurite, type Azurite, type AzuriteOptions } from '../../tools/azurite/azurite';
 import { fromEntity } from '../../src/store/entityMapping';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/domain/logger';
@@ -57,8 +57,10 @@ export const quietLogger: Logger = { info: () => undefined, warn: () => undefine
 
 export const CLI = path.join(__dirname, '..', '..', 'bin', 'risk-sync.js');
 
-export async function startHarness(options: { emulator?: GraphEmulatorOptions; env?: Record<string, string> } = {}): Promise<Harness> {
-  const [azurite, emulator] = await Promise.all([startAzurite(), startGraphEmulator({ throttling: false, ...options.emulator })]);
+export async function startHarness(
+  options: { emulator?: GraphEmulatorOptions; env?: Record<string, string>; azurite?: AzuriteOptions } = {},
+): Promise<Harness> {
+  const [azurite, emulator] = await Promise.all([startAzurite(options.azurite), startGraphEmulator({ throttling: false, ...options.emulator })]);
   const env: Record<string, string> = {
     AZURE_TENANT_ID: emulator.tenantId,
     IDENTITY_ENDPOINT: emulator.identityEndpoint,
