@@ -224,9 +224,13 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
 
   it('without a queue service the POST is a 503 that says what to set', async () => {
     const host = await start(false, false);
-    const answer = await post(host, {});
-    expect(answer.status).toBe(503);
-    expect((answer.body.error as { message: string }).message).toContain('set QUEUE_ENDPOINT');
+    // An empty body is every collection: accepted, then refused for want of a queue.
+    const response = await fetch(apiUrl(host, 'runs'), { method: 'POST' });
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('ServiceUnavailable');
+    expect(body.error.message).toContain('set QUEUE_ENDPOINT');
+    expect((await post(host, { collection: 'nope' })).status).toBe(400);
   });
 });
 
