@@ -9,7 +9,10 @@ import {
   queueClients,
   type RunRequest,
 } from '../../src/store/runQueue';
-import { messageInput } from '../../tools/host/queue';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hostMessageEncoding, messageInput } from '../../tools/host/queue';
 
 const request: RunRequest = {
   runs: [{ collection: 'riskDetections', runId: newRunId(Date.parse('2026-01-02T03:04:05.678Z')) }],
@@ -50,6 +53,22 @@ describe('run requests on the queue', () => {
     expect(() => messageInput('{"runs": []}', 'base64')).toThrow('the message is not base64');
     expect(messageInput('{"a": 1}', 'none')).toEqual({ a: 1 });
     expect(messageInput('plain', 'none')).toBe('plain');
+  });
+
+  it("the local host reads the encoding from the nearest host.json: the repository's says base64", () => {
+    expect(hostMessageEncoding(__dirname)).toBe('base64');
+    const dir = mkdtempSync(path.join(tmpdir(), 'host-json-'));
+    try {
+      mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+      writeFileSync(path.join(dir, 'host.json'), JSON.stringify({ extensions: { queues: { messageEncoding: 'none' } } }));
+      expect(hostMessageEncoding(path.join(dir, 'a', 'b'))).toBe('none');
+      writeFileSync(path.join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+      expect(hostMessageEncoding(dir)).toBe('base64');
+      writeFileSync(path.join(dir, 'host.json'), JSON.stringify({ extensions: { queues: { messageEncoding: 'utf8' } } }));
+      expect(() => hostMessageEncoding(dir)).toThrow('extensions.queues.messageEncoding must be base64 or none, got utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the queue service: QUEUE_ENDPOINT, else a connection string that names one', () => {
