@@ -1,5 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { RunRecord } from '../domain/runs';
+import { edmDateTime } from './edm';
 import { isStatus } from './tables';
 
 /**
@@ -27,7 +28,7 @@ export async function writeRun(client: TableClient, run: RunRecord): Promise<voi
   };
   for (const [key, value] of Object.entries(run)) {
     if (value === undefined) continue;
-    if ((DATETIME_FIELDS as readonly string[]).includes(key)) entity[key] = { value, type: 'DateTime' };
+    if ((DATETIME_FIELDS as readonly string[]).includes(key)) entity[key] = edmDateTime(String(value));
     else if (key === 'error') entity[key] = String(value).slice(0, 16_000);
     else entity[key] = value;
   }

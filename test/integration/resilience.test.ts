@@ -63,28 +63,6 @@ describe('sync under Graph faults', () => {
     expect(h.emulator.requestLog().filter((r) => r.listener === 'graph')).toHaveLength(2);
   });
 
-  it('restarts the pass from the watermark when Graph no longer accepts a next link', async () => {
-    h = await world(2600);
-    let expired = false;
-    const [summary] = await h.service().runAll(
-      ['riskDetections'],
-      {
-        trigger: 'test',
-        onProgress: (p) => {
-          if (p.pages === 1 && !expired) {
-            expired = true;
-            h.emulator.expireSkipTokens();
-          }
-        },
-      },
-      quietLogger,
-    );
-    expect([summary!.outcome, summary!.error]).toEqual(['succeeded', undefined]);
-    expect(summary!.restarts).toBe(1);
-    expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
-    expect((await stateOf(h)).aggregates.total).toBe(2600);
-  });
-
   it('fails a run on any other 4xx with Graph code and message, keeps the watermark, and says so in SyncRuns', async () => {
     h = await world(600);
     await h.service().runAll(['riskDetections'], { trigger: 'test' }, quietLogger);
