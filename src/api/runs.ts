@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import type { Catalog } from '../domain/collection';
+import { plainValue } from '../store/edm';
 import type { ReadModel } from '../store/readModel';
 import { shortReason } from '../store/readModel';
 import { issuedAt, newRunId, NO_QUEUE, type RunQueue, type RunRequest } from '../store/runQueue';
@@ -140,12 +141,12 @@ export async function listRuns(model: ReadModel, request: HttpRequest): Promise<
 
 const HIDDEN = new Set(['partitionKey', 'rowKey', 'etag', 'timestamp', 'tenantId']);
 
-/** A SyncRuns row as the API shows it: the run's own fields, dates as ISO strings, the error as one short line. */
+/** A SyncRuns row (read without type conversion) as the API shows it: the run's own fields, dates as their ISO text, the error as one short line. */
 export function runOf(row: Record<string, unknown>): Record<string, unknown> {
   const run: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) {
     if (HIDDEN.has(key) || key.startsWith('odata.')) continue;
-    run[key] = value instanceof Date ? value.toISOString() : value;
+    run[key] = plainValue(value);
   }
   if (typeof run.error === 'string') run.error = shortReason(run.error);
   return run;

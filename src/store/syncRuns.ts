@@ -1,6 +1,6 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { RunRecord } from '../domain/runs';
-import { edmDateTime } from './edm';
+import { edmDateTime, textValue } from './edm';
 import { isStatus } from './tables';
 
 /**
@@ -85,21 +85,30 @@ export async function findRun(
         issuedAtMs === undefined
           ? odata`PartitionKey eq ${partition} and runId eq ${runId}`
           : odata`PartitionKey eq ${partition} and RowKey lt ${String(MAX_MS - (issuedAtMs - SKEW_MS) + 1).padStart(13, '0')} and runId eq ${runId}`;
-      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) return row;
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, disableTypeConversion: true })) return row;
       return undefined;
     }),
   ).catch(noTableYet);
   return found.find((row) => row !== undefined);
 }
 
-/** The newest `last` runs of the given collections together, newest first. */
+/** The newest `last` runs of the given collections together, newest first (rows as read without type conversion). */
 export async function recentRuns(
   client: TableClient,
   tenantId: string,
   collections: readonly string[],
   last: number,
 ): Promise<Record<string, unknown>[]> {
-  const perCollection = await Promise.all(collections.map((c) => latestRuns(client, tenantId, c, last))).catch(noTableYet);
+  const newest = async (collection: string): Promise<Record<string, unknown>[]> => {
+    const filter = odata`PartitionKey eq ${runPartitionKey(tenantId, collection)}`;
+    const pages = client
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter }, disableTypeConversion: true })
+      .byPage({ maxPageSize: last });
+    // The partition's first rows are its newest; a page may come back empty with a continuation.
+    for await (const page of pages) if (page.length > 0) return page.slice(0, last);
+    return [];
+  };
+  const perCollection = await Promise.all(collections.map(newest)).catch(noTableYet);
   return perCollection
     .flat()
     .sort((a, b) => startOf(b) - startOf(a))
@@ -112,4 +121,4 @@ function noTableYet(error: unknown): never[] {
   throw error;
 }
 
-const startOf = (row: Record<string, unknown>) => new Date(row.startedAt as string | Date).getTime() || 0;
+const startOf = (row: Record<string, unknown>) => Date.parse(textValue(row.startedAt) ?? '') || 0;

@@ -122,7 +122,9 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
     for (const { collection, runId } of request.runs) {
       const run = await ended(front, runId);
       expect(run).toMatchObject({ runId, collection, trigger: 'api', outcome: 'succeeded', full: false, sweep: false });
-      expect(typeof run.startedAt).toBe('string');
+      expect(run.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+      expect(typeof run.read).toBe('number');
+      expect(typeof run.full).toBe('boolean');
       expect(run).not.toHaveProperty('partitionKey');
     }
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
