@@ -34,6 +34,8 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
   let service: SyncService;
   /** Serves the API without polling the queue: requests wait there. */
   let front: LocalHost;
+  /** Polls the queue (in this process). */
+  let worker: LocalHost;
   const hosts: LocalHost[] = [];
   const errors: string[] = [];
   const now = Date.now();
@@ -117,7 +119,7 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
   it("the local host's poller takes the request: the runs have the POST's ids and trigger api, and GET shows them", async () => {
     const waiting = (await queue().peekMessages()).peekedMessageItems[0]!;
     const request = messageInput(waiting.messageText, 'base64') as RunRequest;
-    const worker = await start(true);
+    worker = await start(true);
     expect(worker.polls(RUN_REQUESTS)).toBe(true);
     for (const { collection, runId } of request.runs) {
       const run = await ended(front, runId);
@@ -233,6 +235,30 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
     expect(body.error.code).toBe('ServiceUnavailable');
     expect(body.error.message).toContain('set QUEUE_ENDPOINT');
     expect((await post(host, { collection: 'nope' })).status).toBe(400);
+  });
+
+  it('`risk-sync serve` (the built CLI) sends to and polls the same queue: POST -> run -> GET', async () => {
+    await worker.close(); // the only poller now is the child's
+    const child = h.spawnCli(['serve', '--port', '0']);
+    let stderr = '';
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const listening = /local Functions host on (http:\/\/\S+)/.exec(stderr);
+        if (listening && /^ {2}health: /m.test(stderr)) resolve(listening[1]!);
+      });
+      void exit.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+    expect(stderr).toMatch(/^ {2}runRequests: queue 'sync-run-requests'$/m);
+    expect(stderr).toMatch(/^ {2}requestRun: \[POST\] http:\/\/127\.0\.0\.1:\d+\/api\/runs$/m);
+    const served = { url } as LocalHost;
+    const answer = await post(served, { collection: 'riskDetections' });
+    expect(answer.status).toBe(202);
+    const [run] = (answer.body as unknown as Accepted).runs;
+    expect(await ended(served, run!.runId)).toMatchObject({ runId: run!.runId, trigger: 'api', outcome: 'succeeded' });
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
   });
 });
 
