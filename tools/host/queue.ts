@@ -77,7 +77,8 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   const visibilityTimeout = options.visibilityTimeoutSeconds ?? 600;
   const minPollMs = options.minPollMs ?? 100;
   const maxPollMs = options.maxPollMs ?? 2000;
-  let failingSince: string | undefined;
+  /** Polling failed last time: said once, until the queue answers again. */
+  let failing = false;
 
   async function handle(message: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number }): Promise<void> {
     try {
@@ -108,8 +109,8 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
           created = true;
         }
         const { receivedMessageItems } = await client.receiveMessages({ numberOfMessages: 1, visibilityTimeout });
-        if (failingSince) log.info(`${fn.name}: the queue answers again`);
-        failingSince = undefined;
+        if (failing) log.info(`${fn.name}: the queue answers again`);
+        failing = false;
         const message = receivedMessageItems[0];
         if (message) {
           await handle(message);
@@ -119,8 +120,8 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
         wait = Math.min(wait * 2, maxPollMs);
       } catch (error) {
         if (signal.aborted) break;
-        if (!failingSince) log.warn(`${fn.name}: polling ${fn.queueName} failed (${(error as Error).message.split('\n', 1)[0]}); trying again`);
-        failingSince ??= new Date().toISOString();
+        if (!failing) log.warn(`${fn.name}: polling ${fn.queueName} failed (${(error as Error).message.split('\n', 1)[0]}); trying again`);
+        failing = true;
         wait = maxPollMs;
       }
       await sleep(wait, undefined, { signal }).catch(() => undefined);
