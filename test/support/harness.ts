@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import type { GraphEmulator, GraphEmulatorOptions } from '../../tools/emulator';
-import type { Azurite } from '../../tools/azurite/azurite';
+import type { Azurite, AzuriteOptions } from '../../tools/azurite/azurite';
 import { childEnvironment, startWorld, worldSettings } from '../../tools/world';
 import { fromEntity } from '../../src/store/entityMapping';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
@@ -55,8 +55,10 @@ export const quietLogger: Logger = { info: () => undefined, warn: () => undefine
 
 export const CLI = path.join(__dirname, '..', '..', 'bin', 'risk-sync.js');
 
-export async function startHarness(options: { emulator?: GraphEmulatorOptions; env?: Record<string, string> } = {}): Promise<Harness> {
-  const world = await startWorld(options.emulator);
+export async function startHarness(
+  options: { emulator?: GraphEmulatorOptions; env?: Record<string, string>; azurite?: AzuriteOptions } = {},
+): Promise<Harness> {
+  const world = await startWorld(options.emulator, options.azurite);
   const { azurite, emulator } = world;
   const env: Record<string, string> = {
     ...worldSettings(emulator, azurite.connectionString),

@@ -3,7 +3,7 @@
  * emulator (HTTPS on loopback, with its managed-identity endpoint), the app settings that point the sync at them, and
  * the environment of a child process that must see those settings and nothing of the caller's own.
  */
-import { startAzurite, type Azurite } from '../azurite/azurite';
+import { startAzurite, type Azurite, type AzuriteOptions } from '../azurite/azurite';
 import { ensureEmulatorCertificate, startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../emulator';
 
 export interface World {
@@ -17,10 +17,13 @@ export interface World {
 /** The variables this project reads (settings, credentials, the trusted certificate): never inherited by a child. */
 export const SETTING_VARIABLES = /^(AZURE_|GRAPH_|SYNC_|TABLE|HTTP_|API_|SNAPSHOT_|IDENTITY_|MSI_|QUEUE_|RUNS_|NODE_EXTRA_CA_CERTS$|DEMO_)/;
 
-/** Starts Azurite and the emulator side by side; if one fails, the other is stopped before the failure is thrown. */
-export async function startWorld(emulatorOptions: GraphEmulatorOptions = {}): Promise<World> {
+/**
+ * Starts Azurite (`azuriteOptions.queue`: its queue service too) and the emulator side by side; if one fails, the
+ * other is stopped before the failure is thrown.
+ */
+export async function startWorld(emulatorOptions: GraphEmulatorOptions = {}, azuriteOptions: AzuriteOptions = {}): Promise<World> {
   const { certPath } = await ensureEmulatorCertificate();
-  const [a, e] = await Promise.allSettled([startAzurite(), startGraphEmulator({ throttling: false, ...emulatorOptions })]);
+  const [a, e] = await Promise.allSettled([startAzurite(azuriteOptions), startGraphEmulator({ throttling: false, ...emulatorOptions })]);
   if (a.status === 'rejected' || e.status === 'rejected') {
     await Promise.allSettled([a.status === 'fulfilled' && a.value.stop(), e.status === 'fulfilled' && e.value.close()]);
     throw a.status === 'rejected' ? a.reason : (e as PromiseRejectedResult).reason;
