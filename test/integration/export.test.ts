@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
+import { exportChunks } from '../../src/app/export';
 import { csvColumns } from '../../src/api/csv';
 import { COLLECTIONS } from '../../src/domain/collections';
 import { normalizeDateTime } from '../../src/domain/datetime';
@@ -97,6 +98,26 @@ describe('risk-sync export', () => {
     expect(row.lastUpdatedDateTime).toBe(sample.lastUpdatedDateTime);
     expect(row.userPrincipalName).toBe(sample.userPrincipalName ?? '');
   }, 60_000);
+
+  it('reads the next Table page only when the writer asks for more (never the whole table at once)', async () => {
+    const model = h.service().readModel;
+    let pages = 0;
+    const chunks = exportChunks(model, { collection: 'riskDetections', format: 'ndjson' }, () => pages++);
+    const first = await chunks.next();
+    expect(pages).toBe(1);
+    expect(ndjson(first.value as string)).toHaveLength(1000); // one page of Table Storage's largest size
+    await chunks.next();
+    expect(pages).toBe(2);
+    await chunks.return(undefined);
+
+    pages = 0;
+    const csv = exportChunks(model, { collection: 'riskDetections', format: 'csv' }, () => pages++);
+    expect((await csv.next()).value).toMatch(/^id,requestId,/);
+    expect(pages).toBe(0); // the header needs no row
+    await csv.next();
+    expect(pages).toBe(1);
+    await csv.return(undefined);
+  });
 
   it.each([
     [
