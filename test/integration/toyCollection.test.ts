@@ -2,6 +2,7 @@ import { httpFunctions } from '../../src/app/functions';
 import { fixedServices } from '../../src/app/services';
 import { loadSettings, settingsFor, type Settings } from '../../src/config/settings';
 import { catalogOf, DEFAULT_CATALOG, IDENTITY_PROTECTION, type Catalog, type CollectionDefinition } from '../../src/domain/collections';
+import { formatStatus } from '../../src/cli/format';
 import { fromEntity } from '../../src/store/entityMapping';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
@@ -161,6 +162,9 @@ describe('a toy collection declared in a catalog', () => {
     expect(summary.body.collections.toyThings).toEqual(expect.objectContaining({ total: 130, byColour: { blue: 44, green: 42, red: 44 } }));
     const status = await service.readModel.status('toyThings');
     expect(status).toMatchObject({ collection: 'toyThings', table: 'ToyThings', stale: false, total: 130 });
+    const text = formatStatus([status]);
+    expect(text).toMatch(/^toyThings \(table ToyThings, schedule '0 \*\/15 \* \* \* \*'\)\n/);
+    expect(text).toMatch(/ {2}by colour: +(blue 44, red 44|red 44, blue 44), green 42\n/);
     const health = await getJson<{ status: string; collections: Record<string, { stale: boolean }> }>(url('health'));
     expect(health.status).toBe(200);
     expect(Object.keys(health.body.collections)).toEqual(['riskDetections', 'riskyUsers', 'riskyUserHistory', 'toyThings']);
