@@ -96,8 +96,15 @@ async function runExport(model: ReadModel, chunks: typeof import('../app/export'
   const partial = opts.out === undefined ? undefined : `${path.resolve(opts.out)}.partial`;
   const out: WriteStream | NodeJS.WriteStream = partial === undefined ? process.stdout : createWriteStream(partial);
   const controller = new AbortController();
-  const stop = () => controller.abort(new Error('stopped on request'));
-  process.once('SIGINT', stop).once('SIGTERM', stop);
+  const stop = () => {
+    if (controller.signal.aborted) {
+      if (partial !== undefined) rmSync(partial, { force: true });
+      process.exit(EXIT_FAILED);
+    }
+    progress.log('stopping the export (press Ctrl+C again to quit at once)');
+    controller.abort(new Error('stopped on request'));
+  };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
   try {
     const source = Readable.from(chunks(model, { ...opts }, onPage), { objectMode: false });
     // Readable.from pulls the next chunk only when `out` has room: the pages are read as fast as they are written.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -8,7 +8,8 @@ import { csvColumns } from '../../src/api/csv';
 import { COLLECTIONS } from '../../src/domain/collections';
 import { normalizeDateTime } from '../../src/domain/datetime';
 import type { LocalHost } from '../../tools/host/localHost';
-import { quietLogger, startHarness, type Harness } from '../support/harness';
+import { startStorageProxy } from '../../tools/storage-proxy/storageProxy';
+import { eventually, quietLogger, startHarness, type Harness } from '../support/harness';
 import { apiUrl, startApi } from '../api/helpers';
 
 /**
@@ -118,6 +119,57 @@ describe('risk-sync export', () => {
     expect(pages).toBe(1);
     await csv.return(undefined);
   });
+
+  it('leaves no partial file, and an older file untouched, when the store fails half way (exit 1, the reason said)', async () => {
+    const proxy = await startStorageProxy({ port: h.azurite.port });
+    try {
+      let reads = 0;
+      proxy.addHook({
+        match: (r) => r.kind === 'read' && r.tables.includes('RiskDetections'),
+        before: () => (++reads > 1 ? 'drop' : 'forward'),
+        once: false,
+      });
+      const out = path.join(dir, 'failing.ndjson');
+      writeFileSync(out, 'the older export\n');
+      const result = await h.cli(['export', '-c', 'riskDetections', '--out', out], { TABLES_CONNECTION_STRING: proxy.connectionString });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/error: the export of riskDetections did not complete \(1,000 rows read\): \S/);
+      expect(result.stderr).not.toMatch(/AccountKey|\n\s+at /);
+      expect(readFileSync(out, 'utf8')).toBe('the older export\n');
+      expect(readdirSync(dir).filter((f) => f.startsWith('failing'))).toEqual(['failing.ndjson']);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('stops on Ctrl+C (SIGINT) during a read: exit 1, no file', async () => {
+    const proxy = await startStorageProxy({ port: h.azurite.port });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    proxy.addHook({
+      match: (r) => r.kind === 'read' && r.tables.includes('RiskDetections'),
+      before: () => (++reads === 2 ? held : undefined),
+      once: false,
+    });
+    try {
+      const out = path.join(dir, 'stopped.ndjson');
+      const child = h.spawnCli(['export', '-c', 'riskDetections', '--out', out], { TABLES_CONNECTION_STRING: proxy.connectionString });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      await eventually(() => reads === 2, 60_000, 'the second page read');
+      child.kill('SIGINT');
+      await eventually(() => stderr.includes('stopping the export'), 30_000, 'the stop notice');
+      release();
+      expect(await exited).toBe(1);
+      expect(stderr).toMatch(/error: the export of riskDetections did not complete \(1,000 rows read\): stopped on request/);
+      expect(readdirSync(dir).filter((f) => f.startsWith('stopped'))).toEqual([]);
+    } finally {
+      release();
+      await proxy.close();
+    }
+  }, 120_000);
 
   it.each([
     [
