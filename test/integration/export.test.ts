@@ -100,6 +100,20 @@ describe('risk-sync export', () => {
     expect(row.userPrincipalName).toBe(sample.userPrincipalName ?? '');
   }, 60_000);
 
+  it('exports nothing (CSV: the header) from a collection not synced yet, whose table does not exist', async () => {
+    const env = { TABLE_RISKY_USERS: 'NotSyncedYet' };
+    const json = await h.cli(['export', '-c', 'riskyUsers'], env);
+    expect([json.code, json.stdout]).toEqual([0, '']);
+    expect(json.stderr).toMatch(/exported 0 riskyUsers records/);
+    const csv = await h.cli(['export', '-c', 'riskyUsers', '-f', 'csv'], env);
+    expect([csv.code, csv.stdout]).toEqual([
+      0,
+      `${csvColumns(COLLECTIONS.riskyUsers!)
+        .map((c) => c.name)
+        .join(',')}\r\n`,
+    ]);
+  }, 60_000);
+
   it('reads the next Table page only when the writer asks for more (never the whole table at once)', async () => {
     const model = h.service().readModel;
     let pages = 0;
