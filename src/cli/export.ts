@@ -13,7 +13,8 @@ import { EXIT_FAILED, EXIT_USAGE, settingsOrExit } from './startup';
  * rows of a collection, to archive or move the data (src/app/export.ts says what is written). Progress goes to
  * stderr, the data to stdout or `--out`. An `--out` file is written beside its final name and renamed when the export
  * is complete, so a failed or stopped export never leaves a truncated file under that name (nor replaces an older one).
- * Exit codes: 0 exported; 1 the export failed or was stopped; 2 bad usage or configuration.
+ * Exit codes: 0 exported (or the reader of stdout closed it, as `| head` does); 1 the export failed or was stopped; 2 bad
+ * usage or configuration.
  */
 interface ExportOptions {
   collection: string;
@@ -117,6 +118,8 @@ async function runExport(model: ReadModel, chunks: typeof import('../app/export'
     );
   } catch (error) {
     progress.done();
+    // The reader of stdout stopped reading (`| head`): what it took is what it wanted.
+    if (partial === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return;
     if (partial !== undefined) rmSync(partial, { force: true });
     const reason = controller.signal.aborted ? 'stopped on request' : (error as Error).message.split('\n', 1)[0];
     process.stderr.write(`error: the export of ${opts.collection} did not complete (${number.format(rows)} rows read): ${reason}\n`);

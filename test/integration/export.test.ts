@@ -134,6 +134,18 @@ describe('risk-sync export', () => {
     await csv.return(undefined);
   });
 
+  it('ends quietly (exit 0) when the reader of stdout closes it, as `| head` does', async () => {
+    const child = h.spawnCli(['export', '-c', 'riskDetections']);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const first = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString())));
+    child.stdout!.destroy();
+    expect(JSON.parse(first.split('\n', 1)[0]!)).toHaveProperty('id');
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/error/);
+  }, 60_000);
+
   it('leaves no partial file, and an older file untouched, when the store fails half way (exit 1, the reason said)', async () => {
     const proxy = await startStorageProxy({ port: h.azurite.port });
     try {
