@@ -9,6 +9,7 @@
  */
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { Command } from 'commander';
+import { wireValue } from '../src/store/edm';
 import { RESULT_PREFIX, type CeilingChildResult } from './childProtocol';
 import { ownCpuMs, processCpuMs } from './cpu';
 
@@ -24,9 +25,8 @@ function writable(raw: Record<string, unknown>): Row {
     if (name === 'etag' || name === 'timestamp' || name === 'Timestamp' || name.startsWith('odata.')) continue;
     row[name] = value;
   }
-  const key = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? String((v as { value: unknown }).value) : String(v));
-  row.partitionKey = key(row.partitionKey);
-  row.rowKey = key(row.rowKey);
+  row.partitionKey = String(wireValue(row.partitionKey));
+  row.rowKey = String(wireValue(row.rowKey));
   return row as Row;
 }
 

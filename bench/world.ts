@@ -1,12 +1,12 @@
 /**
- * The bench's world, as test/support/harness.ts wires it (mirrored, not imported): Azurite in memory (child process),
- * the Graph emulator (HTTPS on loopback, in this process) with its managed-identity endpoint, and child processes
- * that run the sync with NODE_EXTRA_CA_CERTS pointing at the emulator's certificate.
+ * The bench's world: the one the tests run in (tools/world: Azurite in memory, the Graph emulator on loopback), and
+ * child processes that run the sync with NODE_EXTRA_CA_CERTS pointing at the emulator's certificate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ensureEmulatorCertificate, startGraphEmulator, type GraphEmulator } from '../tools/emulator';
-import { startAzurite, type Azurite } from '../tools/azurite/azurite';
+import type { GraphEmulator } from '../tools/emulator';
+import type { Azurite } from '../tools/azurite/azurite';
+import { childEnvironment, startWorld as startSharedWorld, worldSettings } from '../tools/world';
 import { parseChildResult, type ChildResult } from './childProtocol';
 
 export interface World {
@@ -26,39 +26,14 @@ export interface WorldOptions {
   settings?: Record<string, string>;
 }
 
-/** Prefixes of the settings this project reads: never inherited by a child from the bench's own environment. */
-const SETTING_PREFIXES = ['AZURE_', 'SYNC_', 'GRAPH_', 'TABLES_', 'TABLE_', 'IDENTITY_', 'MSI_', 'SNAPSHOT_', 'HTTP_AUTH'];
-
 export async function startWorld(options: WorldOptions): Promise<World> {
-  const { certPath } = await ensureEmulatorCertificate();
-  const [a, e] = await Promise.allSettled([
-    startAzurite(),
-    startGraphEmulator({ throttling: options.throttling, rps: options.rps ?? 1, seed: options.seed ?? 1 }),
-  ]);
-  if (a.status === 'rejected' || e.status === 'rejected') {
-    // Stop whichever did start before reporting the failure.
-    await Promise.allSettled([a.status === 'fulfilled' && a.value.stop(), e.status === 'fulfilled' && e.value.close()]);
-    throw a.status === 'rejected' ? a.reason : (e as PromiseRejectedResult).reason;
-  }
-  const azurite = a.value;
-  const emulator = e.value;
-  const settings: Record<string, string> = {
-    AZURE_TENANT_ID: emulator.tenantId,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    GRAPH_ENDPOINT: emulator.graphUrl,
-    TABLES_CONNECTION_STRING: azurite.connectionString,
-    ...options.settings,
-  };
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(base)) if (SETTING_PREFIXES.some((p) => key.startsWith(p))) delete base[key];
+  const world = await startSharedWorld({ throttling: options.throttling, rps: options.rps ?? 1, seed: options.seed ?? 1 });
+  const settings = { ...worldSettings(world.emulator, world.azurite.connectionString), ...options.settings };
   return {
-    azurite,
-    emulator,
-    env: (overrides = {}) => ({ ...base, ...settings, ...overrides, NODE_EXTRA_CA_CERTS: certPath }),
-    close: async () => {
-      await Promise.allSettled([azurite.stop(), emulator.close()]);
-    },
+    azurite: world.azurite,
+    emulator: world.emulator,
+    env: (overrides = {}) => childEnvironment({ ...settings, ...overrides }, world.certPath),
+    close: () => world.close(),
   };
 }
 

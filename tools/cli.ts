@@ -10,6 +10,7 @@ import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger 
 import { hasRealSettings } from '../src/config/localSettings';
 import type { Settings } from '../src/config/settings';
 import { Credentials } from '../src/graph/credential';
+import { createRunQueue, queueClients } from '../src/store/runQueue';
 import { createSyncService } from '../src/sync/service';
 import type { StandaloneEmulatorOptions } from './demo/demo';
 import { PortInUseError, startLocalHost, type ListeningMessage, type LocalHost } from './host/localHost';
@@ -108,10 +109,13 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
   const credentials = new Credentials();
   if (opts.timers) await credentialOrExit(settings, credentials);
   const service = createSyncService(settings, { credentials });
-  const functions = buildFunctions(settings, fixedServices(service));
+  // POST /api/runs sends to the queue the local host polls (Azurite's, from the connection string's QueueEndpoint).
+  const credential = () => credentials.for(settings);
+  const functions = buildFunctions(settings, fixedServices(service, createRunQueue(settings, credential)));
+  const queues = queueClients(settings, credential);
   let host: LocalHost;
   try {
-    host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });
+    host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, queues, log: stderrLogger });
   } catch (error) {
     if (!(error instanceof PortInUseError)) throw error;
     process.stderr.write(`error: ${error.message}\n`);
@@ -122,7 +126,9 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
     process.stderr.write(
       fn.kind === 'http'
         ? `  ${fn.name}: [${fn.methods.join(',')}] ${host.url}/api/${fn.route}\n`
-        : `  ${fn.name}: timer '${fn.schedule}'${opts.timers ? '' : ' (not running: add --timers)'}\n`,
+        : fn.kind === 'queue'
+          ? `  ${fn.name}: queue '${fn.queueName}'${host.polls(fn.name) ? '' : ' (not polled: no queue service in the settings)'}\n`
+          : `  ${fn.name}: timer '${fn.schedule}'${opts.timers ? '' : ' (not running: add --timers)'}\n`,
     );
   }
   let stopping = false;

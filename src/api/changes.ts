@@ -1,6 +1,7 @@
 import { odata } from '@azure/data-tables';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { CollectionDefinition } from '../domain/collection';
+import { wireValue } from '../store/edm';
 import { CHANGE_USER_COLUMNS, previousColumn } from '../store/changes';
 import { rowKeyOf } from '../store/entityMapping';
 import type { ReadModel } from '../store/readModel';
@@ -62,11 +63,6 @@ export function changesFilter(query: RowQuery, definition: CollectionDefinition,
   return parts.join(' and ');
 }
 
-/** A value read with disableTypeConversion: typed ones come as {value, type}. */
-function plain(value: unknown): unknown {
-  return value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
-}
-
 /** The fields of a change item, in order: the same for every row of a collection (CSV columns). */
 export function changeFields(definition: CollectionDefinition): string[] {
   return [
@@ -82,7 +78,7 @@ export function changeFields(definition: CollectionDefinition): string[] {
 
 /** A change row as the API shows it: every field present (null when the row has no value). */
 export function changeItem(definition: CollectionDefinition, row: Row): Record<string, unknown> {
-  return Object.fromEntries(changeFields(definition).map((field) => [field, plain(row[field]) ?? null]));
+  return Object.fromEntries(changeFields(definition).map((field) => [field, wireValue(row[field]) ?? null]));
 }
 
 function resolveChangeCollection(model: ReadModel, raw: string | null): CollectionDefinition {
@@ -115,7 +111,7 @@ export async function listChanges(
     async function* chunks(): AsyncGenerator<string> {
       yield csvLines([fields]);
       for await (const rows of tablePages(client, filter, first)) {
-        yield csvLines(rows.map((row) => fields.map((f) => cellText(plain(row[f])))));
+        yield csvLines(rows.map((row) => fields.map((f) => cellText(wireValue(row[f])))));
       }
     }
     const body = byteStream(chunks(), (error) => context.error(`CSV of ${definition.name} changes stopped: ${describeError(error)}`));

@@ -2,6 +2,8 @@ import { ReadableStream } from 'node:stream/web';
 import { stringify } from 'csv-stringify/sync';
 import Negotiator from 'negotiator';
 import type { CollectionDefinition } from '../domain/collections';
+import { fromEntity } from '../store/entityMapping';
+import type { Row } from '../store/tablePages';
 
 /**
  * CSV of a collection: RFC 4180 (comma, CRLF, fields with a comma, quote, CR or LF quoted, quotes doubled), UTF-8
@@ -54,6 +56,24 @@ const OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const
 
 export function csvLines(rows: string[][]): string {
   return rows.length === 0 ? '' : stringify(rows, OPTIONS);
+}
+
+/**
+ * A collection's CSV, one chunk per Table page (stored rows as the table gives them): the header line, then each
+ * page's rows. Pulled page by page, so the whole table is never in memory. The API's CSV answers and
+ * `risk-sync export --format csv` both write this.
+ */
+export async function* csvChunks(definition: CollectionDefinition, pages: AsyncIterable<Row[]>): AsyncGenerator<string> {
+  const columns = csvColumns(definition);
+  yield csvLines([columns.map((c) => c.name)]);
+  for await (const rows of pages) {
+    yield csvLines(
+      rows.map((row) => {
+        const record = fromEntity(definition, row);
+        return columns.map((c) => cellText(c.cell(record)));
+      }),
+    );
+  }
 }
 
 /** A byte stream that pulls the chunks only as the reader asks for them (no read-ahead, so no buffering of pages). */

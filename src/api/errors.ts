@@ -5,7 +5,7 @@ import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } fr
  * the parameter at fault and what is accepted. Anything that is not an ApiError is an internal error: the caller
  * gets a generic 500, the details go to the function log only (never connection strings or stacks in a response).
  */
-export type ErrorCode = 'BadRequest' | 'NotFound' | 'MethodNotAllowed' | 'InternalError';
+export type ErrorCode = 'BadRequest' | 'NotFound' | 'MethodNotAllowed' | 'ServiceUnavailable' | 'InternalError';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

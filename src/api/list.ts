@@ -6,7 +6,7 @@ import { fromEntity, rowKeyOf } from '../store/entityMapping';
 import type { ReadModel } from '../store/readModel';
 import { MAX_PAGE_ROWS, readTablePage, readUpTo, tablePages } from '../store/tablePages';
 import { issueToken, queryHash, readToken } from './continuation';
-import { byteStream, cellText, csvColumns, csvLines, wantsCsv } from './csv';
+import { byteStream, csvChunks, wantsCsv } from './csv';
 import { describeError, jsonResponse, notFound, quote } from './errors';
 import { nextLink, type LinkOptions } from './links';
 import { cursorClauses, filterClauses, parseQuery, type QueryFilter, type QuerySpec, type RowQuery } from './query';
@@ -91,19 +91,9 @@ export async function listCollection(
     const first = await readTablePage(client, filter, MAX_PAGE_ROWS, start);
     const headers = csvHeaders(collection);
     if (request.method === 'HEAD') return { status: 200, headers };
-    const columns = csvColumns(definition);
-    async function* chunks(): AsyncGenerator<string> {
-      yield csvLines([columns.map((c) => c.name)]);
-      for await (const rows of tablePages(client, filter, first)) {
-        yield csvLines(
-          rows.map((row) => {
-            const record = fromEntity(definition, row);
-            return columns.map((c) => cellText(c.cell(record)));
-          }),
-        );
-      }
-    }
-    const body = byteStream(chunks(), (error) => context.error(`CSV of ${collection} stopped: ${describeError(error)}`));
+    const body = byteStream(csvChunks(definition, tablePages(client, filter, first)), (error) =>
+      context.error(`CSV of ${collection} stopped: ${describeError(error)}`),
+    );
     return { status: 200, headers, body };
   }
 

@@ -2,6 +2,7 @@ import { odata, type TableClient } from '@azure/data-tables';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import pMap from 'p-map';
 import type { CollectionDefinition } from '../domain/collection';
+import { textValue } from '../store/edm';
 import { fromEntity, rowKeyOf } from '../store/entityMapping';
 import type { ReadModel } from '../store/readModel';
 import { findRow, LOOKUP_CONCURRENCY, monthsOf } from '../store/recordLookup';
@@ -54,11 +55,6 @@ interface HistoryItem {
 const compareKeys = (a: HistoryItem['key'], b: HistoryItem['key']) =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] !== b[1] ? a[1] - b[1] : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0;
 
-function plainDate(value: unknown): string | null {
-  const v = value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
-  return typeof v === 'string' ? v : null;
-}
-
 async function allRows(client: TableClient, filter: string): Promise<Row[]> {
   const rows: Row[] = [];
   for await (const page of tablePages(client, filter)) rows.push(...page);
@@ -90,7 +86,7 @@ export async function getHistory(model: ReadModel, request: HttpRequest, links: 
     const rows = await allRows(model.table(child.name), odata`PartitionKey eq ${`${model.tenantId}_${rowKeyOf(id)}`}`);
     for (const row of rows) {
       const record = fromEntity(child, row);
-      const dateTime = plainDate(row[child.cursor]);
+      const dateTime = textValue(row[child.cursor]);
       if (!inWindow(dateTime)) continue;
       items.push({
         key: [dateTime ?? '', 0, `${child.name}/${String(record.id)}`],
@@ -109,7 +105,7 @@ export async function getHistory(model: ReadModel, request: HttpRequest, links: 
       concurrency: LOOKUP_CONCURRENCY,
     });
     for (const row of perMonth.flat()) {
-      const dateTime = plainDate(row.cursor) ?? plainDate(row.seenAt);
+      const dateTime = textValue(row.cursor) ?? textValue(row.seenAt);
       if (!inWindow(dateTime)) continue;
       items.push({
         key: [dateTime ?? '', 1, String(row.rowKey ?? row.RowKey)],

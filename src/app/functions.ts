@@ -3,6 +3,8 @@ import type { Settings } from '../config/settings';
 import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
 import type { ReadModel } from '../store/readModel';
+import { findRun } from '../store/syncRuns';
+import { issuedAt, parseRunRequest, type RunQueue, type RunRequest } from '../store/runQueue';
 import type { SyncService } from '../sync/service';
 import { apiRoutes } from '../api/routes';
 
@@ -27,12 +29,27 @@ export interface HttpFunction {
   handler: HttpHandler;
 }
 
-export type FunctionDefinition = TimerFunction | HttpFunction;
+/** A Storage queue trigger: `queueSetting` names the app setting that holds the queue's name (`%RUNS_QUEUE%` in Azure). */
+export interface QueueFunction {
+  kind: 'queue';
+  name: string;
+  queueSetting: string;
+  /** The queue's name as this process's settings give it (what the local host polls). */
+  queueName: string;
+  /** The app-setting prefix of the identity-based connection (`RunsQueue__queueServiceUri`, ...), set by infra/. */
+  connection: string;
+  /** `message`: the decoded message, as the Functions worker hands it over (a JSON message already parsed). */
+  handler: (message: unknown, context: InvocationContext, signal?: AbortSignal) => Promise<void>;
+}
+
+export type FunctionDefinition = TimerFunction | HttpFunction | QueueFunction;
 
 /** What the handlers need, built by the composition root on first use (nothing heavy loads with the registrations). */
 export interface AppServices {
   sync(): SyncService;
   readModel(): ReadModel;
+  /** The queue POST /api/runs sends to; undefined when no queue service is configured (the POST then answers 503). */
+  runQueue?(): RunQueue | undefined;
 }
 
 export function contextLogger(context: InvocationContext): Logger {
@@ -73,16 +90,82 @@ function syncTimer(settings: Settings, services: AppServices): TimerFunction {
 
 /** The API's routes as HTTP functions, with their auth levels. */
 export function httpFunctions(settings: Settings, services: AppServices): HttpFunction[] {
-  return apiRoutes(() => services.readModel(), { publicBaseUrl: settings.apiPublicBaseUrl }).map((route): HttpFunction => ({
+  const links = { publicBaseUrl: settings.apiPublicBaseUrl };
+  const authLevel = { health: settings.healthAuthLevel, data: settings.httpAuthLevel, admin: 'admin' } as const;
+  return apiRoutes(
+    () => services.readModel(),
+    links,
+    () => services.runQueue?.(),
+  ).map((route): HttpFunction => ({
     kind: 'http',
     name: route.name,
     route: route.route,
     methods: route.methods,
-    authLevel: route.access === 'health' ? settings.healthAuthLevel : settings.httpAuthLevel,
+    authLevel: authLevel[route.access],
     handler: route.handler,
   }));
 }
 
+/** The name of the queue function that makes the runs POST /api/runs asked for. */
+export const RUN_REQUESTS = 'runRequests';
+
+/**
+ * The queue function of POST /api/runs: makes the requested runs with the ids the POST answered (trigger `api`).
+ * Collections of different families run concurrently (they share the pacer, as the timer's do); a parent before its
+ * children. A run id that has a SyncRuns row already was tried by an earlier delivery of this message (the instance
+ * died, the message came back): it is not run again, so an id names one run. A failed run is in SyncRuns and the log;
+ * the message is not retried for it (a retry could only repeat the ids). A malformed message throws: after the
+ * trigger's retries it rests in the poison queue.
+ */
+function runRequests(settings: Settings, services: AppServices): QueueFunction {
+  return {
+    kind: 'queue',
+    name: RUN_REQUESTS,
+    queueSetting: 'RUNS_QUEUE',
+    queueName: settings.runsQueue,
+    connection: 'RunsQueue',
+    handler: async (message, context, signal) => {
+      const request = parseRunRequest(message);
+      const sync = services.sync();
+      const log = contextLogger(context);
+      const unknown = request.runs.filter((r) => !settings.catalog.get(r.collection));
+      if (unknown.length > 0) {
+        throw new Error(`the run request names collections this deployment does not sync: ${unknown.map((r) => r.collection).join(', ')}`);
+      }
+      await Promise.all(
+        families(settings, request).map(async (family) => {
+          for (const { collection, runId } of family) {
+            if (await findRun(sync.tables.runs, sync.tenantId, [collection], runId, issuedAt(runId))) {
+              log.warn(`${collection}: run ${runId} was started by an earlier delivery of its request: not run again`);
+              continue;
+            }
+            const summary = await sync.run(
+              collection,
+              { trigger: 'api', full: request.full, sweep: request.sweep, runId, timeBudgetMs: settings.timeBudgetSeconds * 1000, signal },
+              log,
+            );
+            if (summary.outcome === 'failed') log.error(`${collection} run ${runId} (requested by POST /api/runs) failed: ${summary.error}`);
+          }
+        }),
+      );
+    },
+  };
+}
+
+/** The request's runs grouped by top-level collection, each group in the request's order (a parent first). */
+function families(settings: Settings, request: RunRequest): RunRequest['runs'][] {
+  const rootOf = (name: string): string => {
+    const parent = settings.catalog.get(name)?.parent?.collection;
+    return parent ? rootOf(parent) : name;
+  };
+  const groups = new Map<string, RunRequest['runs']>();
+  for (const run of request.runs) {
+    const root = rootOf(run.collection);
+    groups.set(root, [...(groups.get(root) ?? []), run]);
+  }
+  return [...groups.values()];
+}
+
 export function buildFunctions(settings: Settings, services: AppServices): FunctionDefinition[] {
-  return [syncTimer(settings, services), ...httpFunctions(settings, services)];
+  return [syncTimer(settings, services), runRequests(settings, services), ...httpFunctions(settings, services)];
 }

@@ -97,7 +97,7 @@ export class ProgressLine {
     const text = [...this.last.values()]
       .map(
         (p) =>
-          `${p.collection}: ${number.format(p.pages)} pages, ${number.format(p.read)} read, ${number.format(Math.round(p.read / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
+          `${p.collection}: ${plural(p.pages, 'page', 'pages')}, ${number.format(p.read)} read, ${number.format(Math.round(p.read / Math.max(0.001, p.elapsedMs / 1000)))} records/s`,
       )
       .join(' | ');
     if (this.stream.isTTY) {

@@ -4,6 +4,7 @@ import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
 import { Credentials } from '../graph/credential';
 import { createSyncService } from '../sync/service';
+import { addExportCommand } from './export';
 import { formatStatus, formatSummary, ProgressLine } from './format';
 import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
 
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
 
+  addExportCommand(program);
   return program;
 }
 

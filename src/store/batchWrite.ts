@@ -3,6 +3,7 @@ import pMap from 'p-map';
 import { count, countedValue, emptyAggregates, type Aggregates } from '../domain/aggregates';
 import type { CollectionDefinition } from '../domain/collection';
 import { normalizeDateTime } from '../domain/datetime';
+import { textValue, wireValue } from './edm';
 import { changeRowOf, writeChanges, type ChangeRow } from './changes';
 import { idOfRowKey, type MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
@@ -255,15 +256,14 @@ async function readPrior(ctx: BatchContext, batch: MappedRecord[]): Promise<(Pri
           queryOptions: { select },
           disableTypeConversion: true,
         });
-        const text = (v: unknown) => (v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v);
         const tracked: Record<string, string | null> = {};
-        for (const p of collection.tracked) tracked[p] = typeof text(row[p]) === 'string' ? (text(row[p]) as string) : null;
+        for (const p of collection.tracked) tracked[p] = textValue(row[p]);
         return {
           etag: String(row.etag),
-          cursor: normalizeDateTime(text(row[collection.cursor])),
-          hash: typeof text(row.recordHash) === 'string' ? (text(row.recordHash) as string) : undefined,
-          syncedAt: normalizeDateTime(text(row.syncedAt)),
-          counted: Object.fromEntries(collection.aggregateBy.map((c) => [c, countedValue(text(row[c]))])),
+          cursor: normalizeDateTime(wireValue(row[collection.cursor])),
+          hash: textValue(row.recordHash) ?? undefined,
+          syncedAt: normalizeDateTime(wireValue(row.syncedAt)),
+          counted: Object.fromEntries(collection.aggregateBy.map((c) => [c, countedValue(wireValue(row[c]))])),
           tracked,
         };
       } catch (error) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { CollectionDefinition } from '../domain/collection';
+import { edmDateTime, type EdmValue } from './edm';
 import type { MappedRecord } from './entityMapping';
 import { idOfRowKey } from './entityMapping';
 
@@ -22,8 +23,8 @@ export interface ChangeRow extends TableEntity {
   tenantId: string;
   recordId: string;
   change: ChangeKind;
-  cursor?: { value: string; type: 'DateTime' };
-  seenAt: { value: string; type: 'DateTime' };
+  cursor?: EdmValue<'DateTime'>;
+  seenAt: EdmValue<'DateTime'>;
   runId: string;
   [column: string]: unknown;
 }
@@ -69,10 +70,10 @@ export function changeRowOf(
     tenantId,
     recordId: idOfRowKey(String(record.entity.rowKey)),
     change: previous ? 'changed' : 'created',
-    seenAt: { value: seenAt, type: 'DateTime' },
+    seenAt: edmDateTime(seenAt),
     runId,
   };
-  if (record.cursor && record.cursor >= '1601') row.cursor = { value: record.cursor, type: 'DateTime' };
+  if (record.cursor && record.cursor >= '1601') row.cursor = edmDateTime(record.cursor);
   for (const column of CHANGE_USER_COLUMNS) if (typeof entity[column] === 'string') row[column] = entity[column];
   for (const property of collection.tracked) {
     const value = record.tracked[property];

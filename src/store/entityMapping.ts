@@ -3,6 +3,7 @@ import { countedValue } from '../domain/aggregates';
 import type { TableEntity } from '@azure/data-tables';
 import type { CollectionDefinition } from '../domain/collections';
 import { normalizeDateTime } from '../domain/datetime';
+import { edmDateTime, edmDouble, plainValue, type EdmValue } from './edm';
 import type { GraphRecord } from '../domain/collection';
 
 /**
@@ -16,7 +17,7 @@ import type { GraphRecord } from '../domain/collection';
  * is stored is recognized without comparing its columns.
  */
 
-export type EntityValue = string | boolean | { value: string; type: 'DateTime' | 'Double' | 'Int64' };
+export type EntityValue = string | boolean | EdmValue<'DateTime' | 'Double' | 'Int64'>;
 export type Entity = TableEntity<Record<string, EntityValue>>;
 
 export interface MappedRecord {
@@ -134,7 +135,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
       continue;
     }
     if (type === 'datetime' && (datetimes[name] = normalizeDateTime(value)) && datetimes[name]! >= EARLIEST_TABLE_DATETIME) {
-      columns[name] = { value: datetimes[name]!, type: 'DateTime' };
+      columns[name] = edmDateTime(datetimes[name]!);
     } else if (!isColumnName(name)) {
       overflow[name] = value;
       continue;
@@ -145,7 +146,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     } else if (typeof value === 'boolean') {
       columns[name] = value;
     } else if (typeof value === 'number') {
-      columns[name] = { value: String(value), type: 'Double' };
+      columns[name] = edmDouble(value);
     } else {
       columns[name] = JSON.stringify(value);
     }
@@ -181,7 +182,7 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
   );
   const hash = fingerprint(record);
   columns.tenantId = tenantId;
-  columns.syncedAt = { value: syncedAt, type: 'DateTime' };
+  columns.syncedAt = edmDateTime(syncedAt);
   columns.recordHash = hash;
   const aggregates: Record<string, string> = {};
   for (const column of collection.aggregateBy) aggregates[column] = countedValue(record[column]);
@@ -386,11 +387,11 @@ function flattenLocation(value: unknown, columns: Record<string, EntityValue>, o
   const geo = location.geoCoordinates as Record<string, unknown> | null | undefined;
   if (geo && typeof geo === 'object') {
     if (typeof geo.latitude === 'number') {
-      columns.locationLatitude = { value: String(geo.latitude), type: 'Double' };
+      columns.locationLatitude = edmDouble(geo.latitude);
       set++;
     }
     if (typeof geo.longitude === 'number') {
-      columns.locationLongitude = { value: String(geo.longitude), type: 'Double' };
+      columns.locationLongitude = edmDouble(geo.longitude);
       set++;
     }
   }
@@ -415,23 +416,12 @@ function splitString(value: string): string[] {
 type RawValue = unknown;
 const STORAGE_COLUMNS = new Set(['partitionKey', 'rowKey', 'PartitionKey', 'RowKey', 'etag', 'timestamp', 'Timestamp', ...SYNC_COLUMNS]);
 
-/** Unwraps a value read with `disableTypeConversion: true` ({value, type} objects for typed properties). */
-function plain(value: RawValue): unknown {
-  if (value && typeof value === 'object' && 'value' in value) {
-    const { value: v, type } = value as { value: string; type?: string };
-    if (type === 'Double' || type === 'Int32' || type === 'Int64') return Number(v);
-    if (type === 'Boolean') return v === 'true' || (v as unknown) === true;
-    return v;
-  }
-  return value;
-}
-
 /**
  * The Graph-shaped record of a stored entity (read with `disableTypeConversion: true`): nested `location` restored,
  * split strings joined, overflow properties merged, known properties that were null or absent returned as null.
  */
 export function fromEntity(collection: CollectionDefinition, entity: Record<string, RawValue>): GraphRecord {
-  const record: GraphRecord = { id: idOfRowKey(String(plain(entity.rowKey ?? entity.RowKey))) };
+  const record: GraphRecord = { id: idOfRowKey(String(plainValue(entity.rowKey ?? entity.RowKey))) };
   for (const name of Object.keys(collection.columns)) record[name] = null;
   const location: Record<string, unknown> = {};
   let hasLocation = false;
@@ -441,7 +431,7 @@ export function fromEntity(collection: CollectionDefinition, entity: Record<stri
 
   for (const [name, raw] of Object.entries(entity)) {
     if (STORAGE_COLUMNS.has(name) || name.startsWith('odata.')) continue;
-    const value = plain(raw);
+    const value = plainValue(raw);
     const part = /^(.*)_part(\d+)$/.exec(name);
     if (part && typeof value === 'string') {
       const list = parts.get(part[1]!) ?? [];

@@ -1,5 +1,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import type { RunRecord } from '../domain/runs';
+import { edmDateTime, textValue } from './edm';
+import { isStatus } from './tables';
 
 /**
  * SyncRuns: one row per run. PartitionKey = `<tenantId>_<collection>`; RowKey = reversed start time + run id,
@@ -26,7 +28,7 @@ export async function writeRun(client: TableClient, run: RunRecord): Promise<voi
   };
   for (const [key, value] of Object.entries(run)) {
     if (value === undefined) continue;
-    if ((DATETIME_FIELDS as readonly string[]).includes(key)) entity[key] = { value, type: 'DateTime' };
+    if ((DATETIME_FIELDS as readonly string[]).includes(key)) entity[key] = edmDateTime(String(value));
     else if (key === 'error') entity[key] = String(value).slice(0, 16_000);
     else entity[key] = value;
   }
@@ -60,3 +62,63 @@ export async function latestRuns(client: TableClient, tenantId: string, collecti
   }
   return runs;
 }
+
+/** How far before a run id's issue time its run may have started by the clock of another instance (clock skew). */
+const SKEW_MS = 5 * 60_000;
+
+/**
+ * The SyncRuns row of a run id among the given collections, or undefined. An id that carries its issue time (see
+ * ./runQueue.ts `issuedAt`) is looked for only among the runs started since (a RowKey range: the newest rows of each
+ * partition); any other id among every run of each collection's partition.
+ */
+export async function findRun(
+  client: TableClient,
+  tenantId: string,
+  collections: readonly string[],
+  runId: string,
+  issuedAtMs?: number,
+): Promise<Record<string, unknown> | undefined> {
+  const found = await Promise.all(
+    collections.map(async (collection) => {
+      const partition = runPartitionKey(tenantId, collection);
+      const filter =
+        issuedAtMs === undefined
+          ? odata`PartitionKey eq ${partition} and runId eq ${runId}`
+          : odata`PartitionKey eq ${partition} and RowKey lt ${String(MAX_MS - (issuedAtMs - SKEW_MS) + 1).padStart(13, '0')} and runId eq ${runId}`;
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, disableTypeConversion: true })) return row;
+      return undefined;
+    }),
+  ).catch(noTableYet);
+  return found.find((row) => row !== undefined);
+}
+
+/** The newest `last` runs of the given collections together, newest first (rows as read without type conversion). */
+export async function recentRuns(
+  client: TableClient,
+  tenantId: string,
+  collections: readonly string[],
+  last: number,
+): Promise<Record<string, unknown>[]> {
+  const newest = async (collection: string): Promise<Record<string, unknown>[]> => {
+    const filter = odata`PartitionKey eq ${runPartitionKey(tenantId, collection)}`;
+    const pages = client
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter }, disableTypeConversion: true })
+      .byPage({ maxPageSize: last });
+    // The partition's first rows are its newest; a page may come back empty with a continuation.
+    for await (const page of pages) if (page.length > 0) return page.slice(0, last);
+    return [];
+  };
+  const perCollection = await Promise.all(collections.map(newest)).catch(noTableYet);
+  return perCollection
+    .flat()
+    .sort((a, b) => startOf(b) - startOf(a))
+    .slice(0, last);
+}
+
+/** SyncRuns does not exist before the first run: no rows. */
+function noTableYet(error: unknown): never[] {
+  if (isStatus(error, 404)) return [];
+  throw error;
+}
+
+const startOf = (row: Record<string, unknown>) => Date.parse(textValue(row.startedAt) ?? '') || 0;

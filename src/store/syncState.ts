@@ -3,6 +3,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { emptyAggregates, type Aggregates } from '../domain/aggregates';
 import type { Clock } from '../domain/clock';
 import type { PassPlan } from '../domain/pass';
+import { optionalDateTime, wireRow } from './edm';
 import { judgeLease, thisProcess, type ProcessIdentity } from './lease';
 import { isStatus } from './tables';
 
@@ -310,21 +311,13 @@ export class CollectionStateStore {
           serverDate = response.headers.get('date');
         },
       });
-      return { row: unwrapRow(row), serverDate };
+      return { row: wireRow(row), serverDate };
     } catch (error) {
       if (isStatus(error, 404)) return { serverDate };
       throw error;
     }
   }
 }
-
-function unwrapRow(row: Record<string, unknown>): Row {
-  const out: Row = {};
-  for (const [k, v] of Object.entries(row)) out[k] = v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v;
-  return out;
-}
-
-const dt = (value: string | undefined) => (value ? { value, type: 'DateTime' as const } : undefined);
 
 type StateRow = { partitionKey: string; rowKey: string };
 
@@ -334,12 +327,12 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
     rowKey: collection,
     tenantId,
     collection,
-    watermark: dt(s.watermark),
+    watermark: optionalDateTime(s.watermark),
     aggregatesJson: JSON.stringify(s.aggregates),
     activeRunId: s.activeRunId,
     activeRunKey: s.activeRunKey,
     recountNeeded: s.recountNeeded ?? false,
-    lastSuccessAt: dt(s.lastSuccessAt),
+    lastSuccessAt: optionalDateTime(s.lastSuccessAt),
     dataShape: s.dataShape,
     quarantined: s.quarantined,
     lastRecountDrift: s.lastRecountDrift,
@@ -349,7 +342,7 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
       // The plan whole, for the engine; a few of its fields as columns, for people reading the table.
       passJson: JSON.stringify(s.pass),
       passKind: s.pass.kind,
-      passStartedAt: dt(normalizedIso(s.pass.startedAt)),
+      passStartedAt: optionalDateTime(normalizedIso(s.pass.startedAt)),
       passPages: s.pass.pages,
       passRecords: s.pass.records,
     });
@@ -358,15 +351,15 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
     Object.assign(entity, {
       lastRunId: s.lastRun.runId,
       lastOutcome: s.lastRun.outcome,
-      lastStartedAt: dt(normalizedIso(s.lastRun.startedAt)),
-      lastFinishedAt: dt(normalizedIso(s.lastRun.finishedAt)),
+      lastStartedAt: optionalDateTime(normalizedIso(s.lastRun.startedAt)),
+      lastFinishedAt: optionalDateTime(normalizedIso(s.lastRun.finishedAt)),
       lastRead: s.lastRun.read,
       lastError: s.lastRun.error?.slice(0, 8000),
     });
   }
   if (s.lastSweep) {
     Object.assign(entity, {
-      lastSweepAt: dt(normalizedIso(s.lastSweep.finishedAt)),
+      lastSweepAt: optionalDateTime(normalizedIso(s.lastSweep.finishedAt)),
       lastSweepFound: s.lastSweep.found,
       lastSweepRunId: s.lastSweep.runId,
     });
@@ -377,7 +370,7 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
       accessCode: s.access.code,
       accessMessage: s.access.message.slice(0, 2000),
       accessAction: s.access.action,
-      accessCheckedAt: dt(normalizedIso(s.access.checkedAt)),
+      accessCheckedAt: optionalDateTime(normalizedIso(s.access.checkedAt)),
     });
   }
   for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];

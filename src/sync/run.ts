@@ -27,6 +27,8 @@ export interface RunOptions {
   timeBudgetMs?: number;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /** The run's id, when the caller named it beforehand (POST /api/runs answers with it); a new UUID otherwise. Never reuse one. */
+  runId?: string;
 }
 
 export interface EngineContext {
@@ -82,7 +84,7 @@ export class Run {
    */
   static async begin(ctx: EngineContext, tenantId: string, collection: CollectionDefinition, options: RunOptions): Promise<Run | RunSummary> {
     const { settings, clock, log } = ctx;
-    const runId = randomUUID();
+    const runId = options.runId ?? randomUUID();
     const store = new CollectionStateStore(ctx.tables.state, tenantId, collection.name, { leaseMs: settings.leaseSeconds * 1000, clock });
     const lease = await store.tryAcquire(runId);
     if (!lease.acquired) {

@@ -29,13 +29,18 @@ describe('httpFunctions', () => {
       ['snapshotRecord', 'snapshot/{collection}/{id}', ['GET', 'HEAD'], 'admin'],
       ['snapshotHistory', 'snapshot/{collection}/{id}/history', ['GET', 'HEAD'], 'admin'],
       ['changes', 'changes', ['GET', 'HEAD'], 'admin'],
+      ['requestRun', 'runs', ['POST'], 'admin'],
+      ['runs', 'runs', ['GET', 'HEAD'], 'admin'],
+      ['run', 'runs/{id}', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
     const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }), {
       sync: unused,
       readModel: unused,
     });
-    expect(byDefault.every((f) => f.authLevel === 'function' && f.kind === 'http')).toBe(true);
+    // Every route takes the function key by default, but POST /api/runs: it starts work, the admin key only.
+    expect(byDefault.filter((f) => f.authLevel !== 'function').map((f) => [f.name, f.authLevel])).toEqual([['requestRun', 'admin']]);
+    expect(byDefault.every((f) => f.kind === 'http')).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 /** Collections declared at run time (a toy collection from a test): served like the built-in ones. */
+import { COLLECTIONS } from '../../src/domain/collections.js';
 import { type GraphEmulator, startGraphEmulator } from '../../tools/emulator/index.js';
 import { expectGraphError, filterPath, getAllPages, graphGet, ids, json } from './helpers.js';
 
@@ -98,6 +99,14 @@ describe('defineCollection', () => {
     emulator.configure({ licence: 'P1' });
     expectGraphError(await graphGet(emulator, '/v1.0/identityProtection/riskyGadgets'), 403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant');
     expect(emulator.collections().map((c) => c.name)).toEqual(['riskDetections', 'riskyUsers', 'toyThings', 'riskyGadgets']);
+  });
+
+  it("takes a product declaration's columns as they are, every column type included", async () => {
+    const history = COLLECTIONS.riskyUserHistory!;
+    emulator.defineCollection({ path: '/identityProtection/historyLikeThings', cursor: history.cursor, columns: history.columns });
+    const activity = { detail: 'userPerformedSecuredPasswordReset', riskEventTypes: ['unfamiliarFeatures'] };
+    emulator.upsert('historyLikeThings', [{ id: 'h1', activity, riskLastUpdatedDateTime: '2026-01-01T00:00:00Z' }]);
+    expect((await graphGet(emulator, '/v1.0/identityProtection/historyLikeThings')).body.value[0]).toMatchObject({ id: 'h1', activity });
   });
 
   it('over the admin route, for another process', async () => {

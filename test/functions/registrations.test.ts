@@ -7,7 +7,9 @@ import path from 'node:path';
  * an auth level that does not follow the settings fails here.
  */
 interface Registration {
-  kind: 'timer' | 'http';
+  kind: 'timer' | 'http' | 'queue';
+  queueName?: string;
+  connection?: string;
   name: string;
   schedule?: string;
   runOnStartup?: boolean;
@@ -23,6 +25,7 @@ jest.mock('@azure/functions', () => ({
     setup: () => undefined,
     timer: (name: string, options: object) => mockRegistrations.push({ kind: 'timer', name, ...options } as Registration),
     http: (name: string, options: object) => mockRegistrations.push({ kind: 'http', name, ...options } as Registration),
+    storageQueue: (name: string, options: object) => mockRegistrations.push({ kind: 'queue', name, ...options } as Registration),
   },
 }));
 
@@ -62,8 +65,15 @@ describe('Functions registrations (built entry point)', () => {
     });
     expect(summary).toEqual([
       { kind: 'timer', name: 'sync', schedule: '0 * * * * *', runOnStartup: false, useMonitor: true },
+      { kind: 'queue', name: 'runRequests', queueName: '%RUNS_QUEUE%', connection: 'RunsQueue' },
       { kind: 'http', name: 'snapshot', route: 'snapshot', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'snapshotCollection', route: 'snapshot/{collection}', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'snapshotRecord', route: 'snapshot/{collection}/{id}', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'snapshotHistory', route: 'snapshot/{collection}/{id}/history', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'changes', route: 'changes', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'requestRun', route: 'runs', methods: ['POST'], authLevel: 'admin' },
+      { kind: 'http', name: 'runs', route: 'runs', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'run', route: 'runs/{id}', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'health', route: 'health', methods: ['GET', 'HEAD'], authLevel: 'function' },
     ]);
   });
@@ -74,12 +84,34 @@ describe('Functions registrations (built entry point)', () => {
     expect(registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel])).toEqual([
       ['snapshot', 'admin'],
       ['snapshotCollection', 'admin'],
+      ['snapshotRecord', 'admin'],
+      ['snapshotHistory', 'admin'],
+      ['changes', 'admin'],
+      ['requestRun', 'admin'],
+      ['runs', 'admin'],
+      ['run', 'admin'],
       ['health', 'anonymous'],
     ]);
+    // Starting runs takes the admin (master) key whatever HTTP_AUTH_LEVEL says.
+    expect(load({ ...ENV, HTTP_AUTH_LEVEL: 'function' }).find((r) => r.name === 'requestRun')!.authLevel).toBe('admin');
     // Health alone may be opened for an uptime monitor; the data routes always keep their key.
     expect(() => load({ ...ENV, HTTP_AUTH_LEVEL: 'anonymous' })).toThrow(
       /HTTP_AUTH_LEVEL: must be function or admin: the data routes always need a key/,
     );
+  });
+
+  it("the queue function's setting and connection are what infra/ sets: RUNS_QUEUE and the identity-based RunsQueue__*", () => {
+    const queue = load(ENV).find((r) => r.kind === 'queue')!;
+    const setting = /^%(\w+)%$/.exec(queue.queueName!)![1]!;
+    const appSettings = JSON.parse(readFileSync(path.join(root, 'infra', 'app-settings.json'), 'utf8')) as Record<string, Record<string, string>>;
+    expect(Object.values(appSettings).some((group) => typeof group === 'object' && setting in group)).toBe(true);
+    const functionApp = readFileSync(path.join(root, 'infra', 'app', 'function-app.bicep'), 'utf8');
+    // The Functions host reads an identity-based queue connection from <connection>__queueServiceUri (+ credential, clientId).
+    for (const suffix of ['queueServiceUri', 'credential', 'clientId'])
+      expect(functionApp).toMatch(new RegExp(`^\\s*${queue.connection}__${suffix}:`, 'm'));
+    // POST /api/runs sends with QUEUE_ENDPOINT, the same queue service.
+    expect(functionApp).toMatch(/^\s*QUEUE_ENDPOINT: queueEndpoint$/m);
+    expect(functionApp).toMatch(new RegExp(`^\\s*${queue.connection}__queueServiceUri: queueEndpoint$`, 'm'));
   });
 
   it('refuses to start with a bad setting, naming it', () => {

@@ -140,6 +140,7 @@ describe('the phantom last next link (microsoftgraph/microsoft-graph-docs#16332)
     expect(summary).toMatchObject({ outcome: 'succeeded' });
     expect(summary!.restarts).toBeGreaterThanOrEqual(1);
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
+    expect((await state(h, 'riskDetections')).aggregates.total).toBe(3000);
   }, 120_000);
 });
 

@@ -63,28 +63,6 @@ describe('sync under Graph faults', () => {
     expect(h.emulator.requestLog().filter((r) => r.listener === 'graph')).toHaveLength(2);
   });
 
-  it('restarts the pass from the watermark when Graph no longer accepts a next link', async () => {
-    h = await world(2600);
-    let expired = false;
-    const [summary] = await h.service().runAll(
-      ['riskDetections'],
-      {
-        trigger: 'test',
-        onProgress: (p) => {
-          if (p.pages === 1 && !expired) {
-            expired = true;
-            h.emulator.expireSkipTokens();
-          }
-        },
-      },
-      quietLogger,
-    );
-    expect([summary!.outcome, summary!.error]).toEqual(['succeeded', undefined]);
-    expect(summary!.restarts).toBe(1);
-    expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
-    expect((await stateOf(h)).aggregates.total).toBe(2600);
-  });
-
   it('fails a run on any other 4xx with Graph code and message, keeps the watermark, and says so in SyncRuns', async () => {
     h = await world(600);
     await h.service().runAll(['riskDetections'], { trigger: 'test' }, quietLogger);
@@ -126,8 +104,10 @@ describe('sync under crashes and concurrency', () => {
   let h: Harness;
   afterEach(() => h?.close());
 
+  // Ten pages: the kill comes after four are checkpointed, with six still to read and write.
+  const RECORDS = 5000;
   it('kill -9 in the middle of a pass: the watermark stays, the next run resumes, nothing is lost or doubled', async () => {
-    h = await world(9000, { emulator: { throttling: true, rps: 8 } });
+    h = await world(RECORDS, { emulator: { throttling: true, rps: 8 } });
     // A lease long enough that the blocked run below starts inside it even on a loaded machine.
     const env = { GRAPH_MAX_RPS: '8', SYNC_LEASE_SECONDS: '10' };
     const child = h.spawnCli(['sync', '--dataset', 'riskDetections'], env);
@@ -139,7 +119,7 @@ describe('sync under crashes and concurrency', () => {
     expect(interrupted.watermark).toBeUndefined(); // the first pass never finished
     expect(interrupted.pass!.pages).toBeGreaterThanOrEqual(4);
     const storedAtKill = (await h.stored('riskDetections')).length;
-    expect(storedAtKill).toBeLessThan(9000);
+    expect(storedAtKill).toBeLessThan(RECORDS);
 
     // The lease names a process of this host that no longer exists: the next run takes it at once and resumes.
     h.emulator.resetStats();
@@ -152,20 +132,20 @@ describe('sync under crashes and concurrency', () => {
     const pages = h.emulator.requestLog().filter((r) => r.route === 'riskDetections' && r.status === 200);
     expect(pages[0]!.url).toContain('$skiptoken');
     expect(pages.filter((r) => !r.url.includes('$skiptoken'))).toHaveLength(1);
-    expect(pages.filter((r) => r.url.includes('$skiptoken')).length).toBeLessThan(18 - interrupted.pass!.pages + 2);
+    expect(pages.filter((r) => r.url.includes('$skiptoken')).length).toBeLessThan(RECORDS / 500 - interrupted.pass!.pages + 2);
 
     expect(await h.stored('riskDetections')).toEqual(h.expected('riskDetections'));
     const state = await stateOf(h);
     expect(state.watermark).toBe(
-      detections(9000)
+      detections(RECORDS)
         .map((d) => d.lastUpdatedDateTime as string)
         .sort()
         .at(-1),
     );
-    expect(state.aggregates.total).toBe(9000);
+    expect(state.aggregates.total).toBe(RECORDS);
     const runs = await latestRuns(h.table('SyncRuns'), h.emulator.tenantId, 'riskDetections', 5);
     expect(runs.map((r) => r.outcome)).toEqual(['succeeded', 'interrupted']);
-  }, 120_000);
+  }, 300_000);
 
   it('two runs started together: one writes, the other says a live run holds the lease (exit 3), and the tables are exact', async () => {
     h = await world(3000, { emulator: { throttling: true, rps: 10 } });

@@ -36,8 +36,8 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
   const records: RunRecordOfTest[] = [];
   let visibleBy = 0;
 
-  const runOnce = async (label: string, steps: FaultStep[], timeBudgetMs?: number, clockSkewMs = 0) => {
-    const service = world.service(plan.env, { clock: skewedClock(clockSkewMs) });
+  const runOnce = async (label: string, steps: FaultStep[], timeBudgetMs?: number, clockSkewMs = 0, env: Record<string, string> = plan.env) => {
+    const service = world.service(env, { clock: skewedClock(clockSkewMs) });
     const pending = new Set<NodeJS.Timeout>();
     let pages = 0;
     /** A store outage longer than the Table SDK's retries: a run may then be unable to record anything. */
@@ -132,7 +132,8 @@ export async function runFaultSeed(world: World, seed: number): Promise<SeedResu
   const wait = visibleBy - performance.now();
   if (wait > 0) await sleep(wait);
   for (let attempt = 1; ; attempt++) {
-    const settled = await runOnce(`clean run ${attempt}`, []);
+    // Faults over, the requests get a timeout no loaded machine runs into: a clean run that fails is then the sync's fault.
+    const settled = await runOnce(`clean run ${attempt}`, [], undefined, 0, { ...plan.env, GRAPH_REQUEST_TIMEOUT_SECONDS: '30' });
     const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value.outcome : 'rejected'));
     if (outcomes.every((o) => o === 'succeeded')) break;
     if (attempt >= 3 || outcomes.some((o) => o !== 'succeeded' && o !== 'skipped')) {

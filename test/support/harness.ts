@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { loadSettings, type Settings } from '../../src/config/settings';
-import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../tools/emulator';
-import { startAzurite, type Azurite } from '../../tools/azurite/azurite';
+import type { GraphEmulator, GraphEmulatorOptions } from '../../tools/emulator';
+import type { Azurite, AzuriteOptions } from '../../tools/azurite/azurite';
+import { childEnvironment, startWorld, worldSettings } from '../../tools/world';
 import { fromEntity } from '../../src/store/entityMapping';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/domain/logger';
@@ -43,9 +44,6 @@ export interface CliOptions {
   env?: 'harness' | 'bare';
 }
 
-/** What a child must not inherit when its settings are to come from a file only. */
-export const SETTING_VARIABLES = /^(AZURE_|GRAPH_|SYNC_|TABLE|HTTP_|SNAPSHOT_|IDENTITY_|MSI_|NODE_EXTRA_CA_CERTS$|DEMO_)/;
-
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -57,14 +55,13 @@ export const quietLogger: Logger = { info: () => undefined, warn: () => undefine
 
 export const CLI = path.join(__dirname, '..', '..', 'bin', 'risk-sync.js');
 
-export async function startHarness(options: { emulator?: GraphEmulatorOptions; env?: Record<string, string> } = {}): Promise<Harness> {
-  const [azurite, emulator] = await Promise.all([startAzurite(), startGraphEmulator({ throttling: false, ...options.emulator })]);
+export async function startHarness(
+  options: { emulator?: GraphEmulatorOptions; env?: Record<string, string>; azurite?: AzuriteOptions } = {},
+): Promise<Harness> {
+  const world = await startWorld(options.emulator, options.azurite);
+  const { azurite, emulator } = world;
   const env: Record<string, string> = {
-    AZURE_TENANT_ID: emulator.tenantId,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    GRAPH_ENDPOINT: emulator.graphUrl,
-    TABLES_CONNECTION_STRING: azurite.connectionString,
+    ...worldSettings(emulator, azurite.connectionString),
     GRAPH_MAX_RPS: '50',
     GRAPH_RETRY_BASE_MS: '20',
     GRAPH_REQUEST_TIMEOUT_SECONDS: '5',
@@ -76,14 +73,8 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
   process.env.IDENTITY_HEADER = emulator.identityHeader;
   const children = new Set<ChildProcess>();
 
-  const childEnv = (overrides: Record<string, string> = {}, kind: CliOptions['env'] = 'harness') => {
-    const base = { ...process.env };
-    for (const key of Object.keys(base)) {
-      if (kind === 'bare' ? SETTING_VARIABLES.test(key) : key.startsWith('AZURE_') || key.startsWith('SYNC_') || key.startsWith('GRAPH_'))
-        delete base[key];
-    }
-    return kind === 'bare' ? { ...base, ...overrides } : { ...base, ...env, ...overrides };
-  };
+  const childEnv = (overrides: Record<string, string> = {}, kind: CliOptions['env'] = 'harness') =>
+    kind === 'bare' ? childEnvironment(overrides) : childEnvironment({ ...env, ...overrides }, world.certPath);
   const spawnCli = (args: string[], overrides?: Record<string, string>, options: CliOptions = {}) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: childEnv(overrides, options.env),
@@ -130,7 +121,7 @@ export async function startHarness(options: { emulator?: GraphEmulatorOptions; e
     table,
     close: async () => {
       for (const child of children) child.kill('SIGKILL');
-      await Promise.all([azurite.stop(), emulator.close()]);
+      await world.close();
     },
   };
 }

@@ -1,5 +1,5 @@
-import type { RunSummary } from '../../src/domain/runs';
-import { formatRunLine, formatSummary } from '../../src/cli/format';
+import type { Progress, RunSummary } from '../../src/domain/runs';
+import { formatRunLine, formatSummary, ProgressLine } from '../../src/cli/format';
 
 /** The run line people read (the CLI summary, the local host, the demo): summaries in, lines out. */
 const run = (overrides: Partial<RunSummary>): RunSummary => ({
@@ -90,5 +90,17 @@ describe('formatRunLine', () => {
     const text = formatSummary([run({}), run({ collection: 'riskyUsers' })]);
     expect(text.split('\n')).toEqual([expect.stringMatching(/^riskDetections: succeeded/), expect.stringMatching(/^riskyUsers: succeeded/), '']);
     expect(text).not.toMatch(/[{}]/);
+  });
+});
+
+describe('the progress line', () => {
+  it('counts pages in words that fit the number', () => {
+    const written: string[] = [];
+    const stream = { isTTY: false, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    const line = new ProgressLine(stream, 0);
+    line.update({ collection: 'riskyUsers', pages: 1, read: 80, elapsedMs: 1000 } as Progress);
+    line.update({ collection: 'riskyUsers', pages: 3, read: 240, elapsedMs: 2000 } as Progress);
+    expect(written.join('')).toMatch(/riskyUsers: 1 page, 80 read/);
+    expect(written.join('')).toMatch(/riskyUsers: 3 pages, 240 read/);
   });
 });

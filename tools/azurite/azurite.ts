@@ -9,15 +9,20 @@ export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface Azurite {
+  /** The table service's port. */
   port: number;
+  /** The queue service's port, when it was asked for (`startAzurite({ queue: true })`). */
+  queuePort?: number;
+  /** The account's connection string: TableEndpoint, and QueueEndpoint with the queue service. */
   connectionString: string;
   /** Stops the process (SIGTERM, then SIGKILL); data is gone with it (in-memory). */
   stop(): Promise<void>;
   process: ChildProcess;
 }
 
-export function azuriteConnectionString(port: number): string {
-  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`;
+export function azuriteConnectionString(port: number, queuePort?: number): string {
+  const queue = queuePort === undefined ? '' : `QueueEndpoint=http://127.0.0.1:${queuePort}/${AZURITE_ACCOUNT};`;
+  return `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};${queue}`;
 }
 
 export function freePort(): Promise<number> {
@@ -32,32 +37,63 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts Azurite's table service in memory on a free loopback port, telemetry off. */
-export async function startAzurite(options: { port?: number } = {}): Promise<Azurite> {
+export interface AzuriteOptions {
+  /** The table service's port (default: a free one). */
+  port?: number;
+  /** Also run the queue service (the run requests of POST /api/runs), a second child process beside the tables'. */
+  queue?: boolean | { port?: number };
+}
+
+/** Starts Azurite's table service (and with `queue`, its queue service) in memory on free loopback ports, telemetry off. */
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  const table = await launchOnFreePort('table', options.port);
+  if (!options.queue) return { ...table, connectionString: azuriteConnectionString(table.port) };
+  let queue: Service;
+  try {
+    queue = await launchOnFreePort('queue', typeof options.queue === 'object' ? options.queue.port : undefined);
+  } catch (error) {
+    await table.stop();
+    throw error;
+  }
+  return {
+    port: table.port,
+    queuePort: queue.port,
+    connectionString: azuriteConnectionString(table.port, queue.port),
+    process: table.process,
+    stop: async () => {
+      await Promise.all([table.stop(), queue.stop()]);
+    },
+  };
+}
+
+type ServiceName = 'table' | 'queue';
+type Service = Omit<Azurite, 'connectionString' | 'queuePort'>;
+
+async function launchOnFreePort(service: ServiceName, fixedPort: number | undefined): Promise<Service> {
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = fixedPort ?? (await freePort());
     try {
-      return await launch(port);
+      return await launch(service, port);
     } catch (error) {
-      if (options.port !== undefined || attempt >= 5 || !String((error as Error).message).includes('EADDRINUSE')) throw error;
+      if (fixedPort !== undefined || attempt >= 5 || !String((error as Error).message).includes('EADDRINUSE')) throw error;
     }
   }
 }
 
 /**
- * Azurite's table service as a child that dies with its parent: when the parent goes away (even by SIGKILL), the
+ * An Azurite service (its own main module: azurite/dist/src/<service>/main.js) as a child that dies with its parent: when the parent goes away (even by SIGKILL), the
  * child's stdin closes and it exits, so no emulator is ever left behind.
  */
 const CHILD = `
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.resume();
-const main = require.resolve('azurite/dist/src/table/main.js', { paths: [process.env.AZURITE_RESOLVE_FROM] });
+const main = require.resolve('azurite/dist/src/' + process.env.AZURITE_SERVICE + '/main.js', { paths: [process.env.AZURITE_RESOLVE_FROM] });
 process.argv = [process.argv[0], main, ...process.argv.slice(1)];
 require(main);
 `;
 
-async function launch(port: number): Promise<Azurite> {
+async function launch(service: ServiceName, port: number): Promise<Service> {
   const workspace = mkdtempSync(path.join(tmpdir(), 'azurite-'));
   const child = spawn(
     process.execPath,
@@ -69,24 +105,24 @@ async function launch(port: number): Promise<Azurite> {
       '--disableTelemetry',
       '--skipApiVersionCheck',
       '--loose',
-      '--tableHost',
+      `--${service}Host`,
       '127.0.0.1',
-      '--tablePort',
+      `--${service}Port`,
       String(port),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'], cwd: workspace, env: { ...process.env, AZURITE_RESOLVE_FROM: __dirname } },
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: workspace, env: { ...process.env, AZURITE_RESOLVE_FROM: __dirname, AZURITE_SERVICE: service } },
   );
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start within 30 s: ${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`Azurite's ${service} service did not start within 30 s: ${output}`)), 30_000);
     const onData = (data: Buffer) => {
       output += data.toString();
-      if (/successfully (listening|started)/i.test(output)) {
+      if (/successfully (listening|listens|started)/i.test(output)) {
         clearTimeout(timer);
         resolve();
       } else if (/EADDRINUSE|error/i.test(output)) {
         clearTimeout(timer);
-        reject(new Error(`Azurite failed to start on port ${port}: ${output.trim()}`));
+        reject(new Error(`Azurite's ${service} service failed to start on port ${port}: ${output.trim()}`));
       }
     };
     child.stdout!.on('data', onData);
@@ -101,7 +137,6 @@ async function launch(port: number): Promise<Azurite> {
   child.removeAllListeners('exit');
   return {
     port,
-    connectionString: azuriteConnectionString(port),
     process: child,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {

@@ -69,7 +69,7 @@ export async function runDemo(options: { port: number; phantomNextLink?: boolean
   let activity: { stop(): void } | undefined;
   const settingsFile = path.resolve(DEMO_SETTINGS_FILE);
   try {
-    azurite = await startAzurite({ port: 10002 }).catch(() => startAzurite());
+    azurite = await startAzurite({ port: 10002, queue: true }).catch(() => startAzurite({ queue: true })); // the queue: POST /api/runs
     emulator = await seededEmulator({ detections: 5000, users: 400, seed: 1, throttling: true, phantomNextLink: options.phantomNextLink === true });
     activity = startActivity(emulator, { ...DEMO_ACTIVITY, seed: 1 });
     const values = {
@@ -121,7 +121,7 @@ function banner(emulator: GraphEmulator, azurite: Azurite, options: { port: numb
     'entra-risk-sync demo: nothing here talks to Azure or Microsoft Graph.',
     `  Graph emulator   ${emulator.graphUrl} (1 request/s per tenant, 429 without Retry-After, data changing every 10 s,`,
     `                   offline detections up to 48 h late${options.phantomNextLink ? ', the phantom last next link' : ''})`,
-    `  Azurite tables   ${azurite.connectionString.replace(/AccountKey=[^;]+/, 'AccountKey=<Azurite dev key>')}`,
+    `  Azurite          ${azurite.connectionString.replace(/AccountKey=[^;]+/, 'AccountKey=<Azurite dev key>')}`,
     `  HTTP API         http://localhost:${options.port}/api/snapshot  /api/snapshot/riskDetections  /api/health`,
     `  timers           riskDetections '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISK_DETECTIONS}', riskyUsers '${DEMO_SCHEDULES.SYNC_SCHEDULE_RISKY_USERS}'`,
     '  From a second shell: npx risk-sync status   (watermarks move as the timers run)',

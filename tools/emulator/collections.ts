@@ -15,9 +15,9 @@ import {
 /**
  * A property's type, in the emulator's words or in the product's column vocabulary (src/domain/collections.ts), so a
  * collection declaration's `columns` can be passed as they are: `double` is a number, `json` a string holding JSON,
- * `location` an object.
+ * `location` and `activity` (a history item's riskUserActivity) objects.
  */
-export type PropertyTypeName = PropertyType | 'double' | 'json' | 'location';
+export type PropertyTypeName = PropertyType | 'double' | 'json' | 'location' | 'activity';
 
 export interface CollectionSpec {
   /** Path under the version segment: `/identityProtection/toyThings`. Matched case-insensitively, like Graph's. */
@@ -53,7 +53,7 @@ export interface GraphRoute {
 const SEGMENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const RESERVED_NAMES = ['token', 'notFound', 'admin', 'riskyUsers/history'];
-const TYPE_ALIASES: Record<string, PropertyType> = { double: 'number', json: 'string', location: 'object' };
+const TYPE_ALIASES: Record<string, PropertyType> = { double: 'number', json: 'string', location: 'object', activity: 'object' };
 const TYPES: readonly PropertyType[] = ['string', 'datetime', 'boolean', 'enum', 'object', 'number', 'collection'];
 
 export class CollectionRegistry {

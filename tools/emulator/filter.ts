@@ -228,7 +228,7 @@ function comparison(left: string, opText: string, literal: Literal, options: Fil
       if (literal.kind !== 'number') throw incompatible();
       return (record) => {
         const value = record[property];
-        return typeof value === 'number' && compareNumbers(value, literal.value, op);
+        return typeof value === 'number' && compare(value, literal.value, op);
       };
     }
     case 'object':
@@ -238,23 +238,8 @@ function comparison(left: string, opText: string, literal: Literal, options: Fil
   }
 }
 
-/** Ordinal comparison; normalized timestamps compare correctly as strings. */
-function compare(a: string, b: string, op: Operator): boolean {
-  switch (op) {
-    case 'eq':
-      return a === b;
-    case 'ge':
-      return a >= b;
-    case 'gt':
-      return a > b;
-    case 'le':
-      return a <= b;
-    case 'lt':
-      return a < b;
-  }
-}
-
-function compareNumbers(a: number, b: number, op: Operator): boolean {
+/** Ordinal comparison of strings (normalized timestamps compare correctly as strings) or of numbers. */
+function compare<T extends string | number>(a: T, b: T, op: Operator): boolean {
   switch (op) {
     case 'eq':
       return a === b;

@@ -4,9 +4,11 @@ import { isIP, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { Cron } from 'croner';
-import type { FunctionDefinition, HttpFunction, TimerFunction } from '../../src/app/functions';
+import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from '../../src/app/functions';
+import type { QueueClients } from '../../src/store/runQueue';
 import { formatRunLine, type RunLineInput } from '../../src/cli/format';
 import type { Logger } from '../../src/domain/logger';
+import { startQueuePoller, type QueuePoller } from './queue';
 
 /**
  * A local stand-in for the Azure Functions host (Core Tools can not be installed here): serves the app's HTTP
@@ -42,6 +44,8 @@ export interface LocalHostOptions {
   port: number;
   hostname?: string;
   timers?: boolean;
+  /** The storage queues the queue functions read (./queue.ts polls them); without, queue functions do not run. */
+  queues?: QueueClients;
   log: Logger;
 }
 
@@ -50,6 +54,8 @@ export interface LocalHost {
   /** Runs a timer function now, as its schedule would (awaits the run). */
   /** Runs a timer function now; `all`: the one sync timer runs every collection, due or not (`--sync-now`). */
   runTimer(name: string, options?: { all?: boolean }): Promise<void>;
+  /** Whether the named queue function's queue is being polled. */
+  polls(name: string): boolean;
   close(): Promise<void>;
 }
 
@@ -165,10 +171,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
     server.listen(options.port, hostname, () => resolve());
   });
+  const queues = options.queues;
+  const pollers = new Map<string, QueuePoller>();
+  for (const fn of options.functions.filter((f): f is QueueFunction => f.kind === 'queue')) {
+    if (!queues) break;
+    const context = () => invocationContext(fn.name, options.log, true);
+    pollers.set(
+      fn.name,
+      startQueuePoller({ fn, queue: (name) => queues.of(name), create: queues.create, context, log: options.log, signal: stopping.signal }),
+    );
+  }
   const address = server.address() as AddressInfo;
   return {
     url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
     runTimer,
+    polls: (name) => pollers.has(name),
     close: async () => {
       crons.forEach((c) => c.stop());
       stopping.abort(new Error('stopped on request (the host is shutting down)'));
@@ -176,7 +193,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await Promise.all(running.values());
+      await Promise.all([...running.values(), ...[...pollers.values()].map((p) => p.stopped)]);
     },
   };
 }
