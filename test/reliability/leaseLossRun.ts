@@ -92,12 +92,10 @@ export async function runLeaseLoss(world: World, seed: number, options: LeaseLos
       onProgress: (p) => {
         if (!stalled && p.pages >= stallAfter) {
           stalled = true;
-          // By default the data and state writes only: A reads the rows it is about to write and writes their change
-          // rows (those go first), then its data transactions are held, and so are its lease renewals.
-          world.proxy.addFault({
-            kind: 'stall',
-            ...(options.stallAll ? {} : { match: { kinds: ['batch', 'write'], tables: [table, TABLES.state] } }),
-          });
+          // By default A's data transactions first (A reads the rows it is about to write and writes their change
+          // rows, those go first), then, once one is held, its state writes and lease renewals (below): held at once,
+          // a renewal due before a data write could keep every data transaction from being sent.
+          world.proxy.addFault({ kind: 'stall', ...(options.stallAll ? {} : { match: { kinds: ['batch'], tables: [table] } }) });
           log(`A stalled after ${p.pages} pages`);
         }
       },
@@ -115,6 +113,7 @@ export async function runLeaseLoss(world: World, seed: number, options: LeaseLos
   // versions of what A holds.
   const holdsData = () => world.proxy.stalled().some((r) => r.kind === 'batch' && r.tables.includes(table));
   for (let waited = 0; !holdsData() && waited < 20_000; waited += 50) await sleep(50);
+  if (!options.stallAll) world.proxy.addFault({ kind: 'stall', match: { kinds: ['batch', 'write'], tables: [TABLES.state] } });
   await sleep(200); // the rest of what A has in flight
   const heldIds = new Set(
     world.proxy
