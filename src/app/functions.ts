@@ -1,7 +1,7 @@
 import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/functions';
 import type { Settings } from '../config/settings';
 import type { Logger } from '../domain/logger';
-import { COMPLETED_OUTCOMES } from '../domain/runs';
+import { afterParent, COMPLETED_OUTCOMES, type RunSummary } from '../domain/runs';
 import type { ReadModel } from '../store/readModel';
 import { findRun } from '../store/syncRuns';
 import { issuedAt, parseRunRequest, type RunQueue, type RunRequest } from '../store/runQueue';
@@ -134,16 +134,23 @@ function runRequests(settings: Settings, services: AppServices): QueueFunction {
       }
       await Promise.all(
         families(settings, request).map(async (family) => {
+          const done = new Map<string, RunSummary>();
           for (const { collection, runId } of family) {
             if (await findRun(sync.tables.runs, sync.tenantId, [collection], runId, issuedAt(runId))) {
               log.warn(`${collection}: run ${runId} was started by an earlier delivery of its request: not run again`);
               continue;
             }
-            const summary = await sync.run(
-              collection,
-              { trigger: 'api', full: request.full, sweep: request.sweep, runId, timeBudgetMs: settings.timeBudgetSeconds * 1000, signal },
-              log,
-            );
+            const options = {
+              trigger: 'api',
+              full: request.full,
+              sweep: request.sweep,
+              runId,
+              timeBudgetMs: settings.timeBudgetSeconds * 1000,
+              signal,
+            };
+            const parent = done.get(settings.catalog.get(collection)?.parent?.collection ?? '');
+            const summary = await sync.run(collection, parent ? afterParent(parent, options) : options, log);
+            done.set(collection, summary);
             if (summary.outcome === 'failed') log.error(`${collection} run ${runId} (requested by POST /api/runs) failed: ${summary.error}`);
           }
         }),

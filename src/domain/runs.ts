@@ -72,3 +72,14 @@ export interface Progress {
   read: number;
   elapsedMs: number;
 }
+
+/**
+ * The options of a child collection's run that follows its parent's. When the parent was skipped because another live
+ * run holds its lease, the child is skipped too: that run syncs the child after the parent, with every parent it
+ * stored; a child read now would list only the parents stored so far, and that run would then find the child's lease
+ * taken and leave the rest for the next tick.
+ */
+export function afterParent<T extends object>(parent: RunSummary, options: T): T & { skip?: string } {
+  if (parent.outcome !== 'skipped') return options;
+  return { ...options, skip: `its parent ${parent.collection} is being synced by another run, which syncs it next` };
+}

@@ -29,6 +29,8 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** The run's id, when the caller named it beforehand (POST /api/runs answers with it); a new UUID otherwise. Never reuse one. */
   runId?: string;
+  /** Read nothing: the run is recorded as `skipped` with this reason (see `afterParent`). */
+  skip?: string;
 }
 
 export interface EngineContext {
@@ -85,14 +87,16 @@ export class Run {
   static async begin(ctx: EngineContext, tenantId: string, collection: CollectionDefinition, options: RunOptions): Promise<Run | RunSummary> {
     const { settings, clock, log } = ctx;
     const runId = options.runId ?? randomUUID();
-    const store = new CollectionStateStore(ctx.tables.state, tenantId, collection.name, { leaseMs: settings.leaseSeconds * 1000, clock });
-    const lease = await store.tryAcquire(runId);
-    if (!lease.acquired) {
+    const skipped = (reason: string) => {
       const recorder = new RunRecorder(ctx.tables.runs, newSummary(runId, tenantId, collection.name, options, clock), () => clock.now());
       recorder.summary.outcome = 'skipped';
-      recorder.summary.error = `another run holds the lease of ${collection.name} (${lease.holder}) until ${lease.expiresAt}`;
+      recorder.summary.error = reason;
       return recorder.finish(log);
-    }
+    };
+    if (options.skip) return skipped(options.skip);
+    const store = new CollectionStateStore(ctx.tables.state, tenantId, collection.name, { leaseMs: settings.leaseSeconds * 1000, clock });
+    const lease = await store.tryAcquire(runId);
+    if (!lease.acquired) return skipped(`another run holds the lease of ${collection.name} (${lease.holder}) until ${lease.expiresAt}`);
     if (lease.takenFrom === 'dead-process')
       log.warn(`${collection.name}: the run holding the lease is gone (its process no longer exists): taking over`);
     const run = new Run(ctx, tenantId, collection, options, runId, store, lease.state, lease.stateExisted);

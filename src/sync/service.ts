@@ -11,6 +11,7 @@ import { Pacers } from '../graph/pacer';
 import { createReadModel, type ReadModel } from '../store/readModel';
 import { CollectionStateStore } from '../store/syncState';
 import { createTableClients, type SyncTables } from '../store/tables';
+import { afterParent } from '../domain/runs';
 import { syncCollection, type EngineContext, type RunOptions } from './engine';
 
 /** What the timers, the CLI and the HTTP API of one process share: settings, table clients, the tenant's pacers. */
@@ -67,8 +68,9 @@ export function createSyncService(settings: Settings, options: ServiceOptions = 
   });
   const run: SyncService['run'] = (collection, runOptions, log) => syncCollection(context(log), tenantId, collection, runOptions);
   const withChildren = async (collection: string, runOptions: RunOptions, log: Logger) => {
-    const summaries = [await run(collection, runOptions, log)];
-    for (const child of settings.catalog.childrenOf(collection)) summaries.push(await run(child.name, runOptions, log));
+    const parent = await run(collection, runOptions, log);
+    const summaries = [parent];
+    for (const child of settings.catalog.childrenOf(collection)) summaries.push(await run(child.name, afterParent(parent, runOptions), log));
     return summaries;
   };
   const topLevel = () => settings.catalog.collections.filter((c) => !c.parent).map((c) => c.name);
