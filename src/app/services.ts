@@ -1,20 +1,44 @@
 import type { Settings } from '../config/settings';
+import { systemClock } from '../domain/clock';
+import type { Credentials } from '../graph/credential';
+import type { ReadModel } from '../store/readModel';
+import type { SyncTables } from '../store/tables';
 import type { SyncService } from '../sync/service';
 import type { AppServices } from './functions';
 
 /**
  * The services of one Functions app instance, built on first use: registering the functions loads no SDK, and a
  * configuration problem that only a run can find (credentials, storage) surfaces in that run's log.
+ *
+ * The modules are loaded here, not at the top: the Graph client, the identity and Table SDKs are what a cold start
+ * pays for. The API needs only the tables (and, with TABLES_ENDPOINT, the credential), so an instance that serves
+ * HTTP never loads the sync engine nor the Graph client; the timer's first run builds the sync service on the same
+ * tables and credential.
  */
 export function lazyServices(settings: Settings): AppServices {
+  let credentials: Credentials | undefined;
+  let tables: SyncTables | undefined;
+  let readModel: ReadModel | undefined;
   let sync: SyncService | undefined;
-  const service = (): SyncService => {
-    // Loaded here, not at the top: the Graph client, the identity and table SDKs are what a cold start pays for.
-    const { createSyncService } = require('../sync/service') as typeof import('../sync/service');
-    sync ??= createSyncService(settings);
-    return sync;
+  const processCredentials = (): Credentials => {
+    const { Credentials } = require('../graph/credential') as typeof import('../graph/credential');
+    return (credentials ??= new Credentials());
   };
-  return { sync: service, readModel: () => service().readModel };
+  const processTables = (): SyncTables => {
+    const { createTableClients } = require('../store/tables') as typeof import('../store/tables');
+    return (tables ??= createTableClients(settings, processCredentials().for(settings)));
+  };
+  return {
+    sync: () => {
+      const { createSyncService } = require('../sync/service') as typeof import('../sync/service');
+      return (sync ??= createSyncService(settings, { credentials: processCredentials(), tables: processTables() }));
+    },
+    readModel: () => {
+      if (readModel) return readModel;
+      const { createReadModel } = require('../store/readModel') as typeof import('../store/readModel');
+      return (readModel = createReadModel(settings, processTables(), settings.tenantId, systemClock));
+    },
+  };
 }
 
 /** Services that exist already (the CLI's, a test's). */
