@@ -105,7 +105,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). */
+/**
+ * `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). It is called only
+ * when the command line does not name one of the product's own commands, so `risk-sync sync` loads nothing of tools/.
+ */
 export async function main(argv: string[] = process.argv, extend?: (program: Command) => void): Promise<void> {
   try {
     const relaunched = await relaunchForStartupVariables(argv);
@@ -114,10 +117,16 @@ export async function main(argv: string[] = process.argv, extend?: (program: Com
       return;
     }
     const program = buildProgram();
-    extend?.(program);
+    if (!namesOwnCommand(program, argv)) extend?.(program);
     await program.parseAsync(argv);
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     process.exitCode = EXIT_FAILED;
   }
+}
+
+/** Whether the first argument names one of the program's commands (not `--help`, `help` or a local command). */
+export function namesOwnCommand(program: Command, argv: readonly string[]): boolean {
+  const name = argv[2];
+  return name !== undefined && program.commands.some((c) => c.name() === name || c.aliases().includes(name));
 }
