@@ -81,7 +81,22 @@ export interface CeilingChildResult {
   azuriteCpuMs?: number;
 }
 
-export type ChildResult = SyncChildResult | CeilingChildResult;
+export interface LoadChildResult {
+  kind: 'load';
+  url: string;
+  rate: number;
+  seconds: number;
+  requests: number;
+  /** Request latency (ms) as autocannon measures it, corrected for coordinated omission. */
+  latencyMs: { avg: number; p50: number; p90: number; p99: number; max: number };
+  /** Connection errors (refused, reset), timeouts (no answer in 10 s) and answers other than 2xx. */
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  statuses: Record<string, number>;
+}
+
+export type ChildResult = SyncChildResult | CeilingChildResult | LoadChildResult;
 
 export function parseChildResult(stdout: string): ChildResult | undefined {
   const line = stdout
