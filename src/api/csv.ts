@@ -1,4 +1,5 @@
 import { ReadableStream } from 'node:stream/web';
+import Negotiator from 'negotiator';
 import type { CollectionDefinition } from '../domain/collections';
 
 /**
@@ -88,28 +89,16 @@ export function byteStream(chunks: AsyncGenerator<string>, onError: (error: unkn
   );
 }
 
+/** What the list routes can answer, in the order that wins a tie (any type, no Accept, a browser's Accept: JSON). */
+const MEDIA_TYPES = ['application/json', 'text/csv'] as const;
+
 /**
- * Which representation the caller wants: `format` decides when given; else `Accept` picks CSV when it prefers
- * text/csv (or text/*) over application/json, and JSON otherwise (no Accept, `* / *`, a browser's Accept).
+ * Which representation the caller wants: `format` decides when given; else `Accept`, negotiated as RFC 9110 says
+ * (quality, then specificity, then the caller's order): CSV when it prefers text/csv (or text/*) over application/json,
+ * JSON otherwise (no Accept, any type, a browser's Accept, or nothing acceptable).
  */
 export function wantsCsv(format: 'json' | 'csv' | undefined, accept: string | null): boolean {
   if (format) return format === 'csv';
   if (!accept) return false;
-  let csv = { q: 0, specificity: -1 };
-  let json = { q: 0, specificity: -1 };
-  for (const part of accept.split(',')) {
-    const [range = '', ...parameters] = part.split(';').map((s) => s.trim().toLowerCase());
-    let q = 1;
-    for (const p of parameters) {
-      const m = /^q=([0-9.]+)$/.exec(p);
-      if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
-    }
-    const score = (type: string, sub: string) => (range === `${type}/${sub}` ? 2 : range === `${type}/*` ? 1 : range === '*/*' ? 0 : -1);
-    const c = score('text', 'csv');
-    const j = score('application', 'json');
-    if (c > csv.specificity) csv = { q, specificity: c };
-    if (j > json.specificity) json = { q, specificity: j };
-  }
-  if (csv.specificity < 1 || csv.q === 0) return false;
-  return csv.q > json.q || (csv.q === json.q && csv.specificity > json.specificity);
+  return new Negotiator({ headers: { accept } }).mediaType(MEDIA_TYPES) === 'text/csv';
 }

@@ -1,6 +1,7 @@
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 import type { ReadModel } from '../store/readModel';
 import { guarded } from './errors';
+import type { LinkOptions } from './links';
 
 /** One route of the API; src/app turns it into an HTTP function with its auth level. */
 export interface ApiRoute {
@@ -16,7 +17,7 @@ export interface ApiRoute {
  * The routes of the snapshot API (docs/api.md). They only read, apart from the API's own signing key (see
  * ./continuation.ts), through the read model `model()` gives: built on first use by the composition root.
  */
-export function apiRoutes(model: () => ReadModel): ApiRoute[] {
+export function apiRoutes(model: () => ReadModel, links: LinkOptions = {}): ApiRoute[] {
   const read: HttpMethod[] = ['GET', 'HEAD'];
   return [
     {
@@ -31,7 +32,28 @@ export function apiRoutes(model: () => ReadModel): ApiRoute[] {
       route: 'snapshot/{collection}',
       methods: read,
       access: 'data',
-      handler: guarded((request, context) => handlers.list().listCollection(model(), request, context)),
+      handler: guarded((request, context) => handlers.list().listCollection(model(), request, context, links)),
+    },
+    {
+      name: 'snapshotRecord',
+      route: 'snapshot/{collection}/{id}',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => handlers.record().getRecord(model(), request)),
+    },
+    {
+      name: 'snapshotHistory',
+      route: 'snapshot/{collection}/{id}/history',
+      methods: read,
+      access: 'data',
+      handler: guarded((request) => handlers.record().getHistory(model(), request, links)),
+    },
+    {
+      name: 'changes',
+      route: 'changes',
+      methods: read,
+      access: 'data',
+      handler: guarded((request, context) => handlers.changes().listChanges(model(), request, context, links)),
     },
     {
       name: 'health',
@@ -51,5 +73,7 @@ export function apiRoutes(model: () => ReadModel): ApiRoute[] {
 const handlers = {
   snapshot: () => require('./snapshot') as typeof import('./snapshot'),
   list: () => require('./list') as typeof import('./list'),
+  record: () => require('./record') as typeof import('./record'),
+  changes: () => require('./changes') as typeof import('./changes'),
   health: () => require('./health') as typeof import('./health'),
 };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { CollectionStatus, ReadModel } from '../store/readModel';
+import { shortReason, type CollectionStatus, type ReadModel } from '../store/readModel';
 import { JSON_CONTENT_TYPE } from './errors';
 import { readParams } from './params';
 
@@ -42,7 +42,13 @@ export function summarize(status: CollectionStatus): CollectionSummary {
     stale: status.stale,
     staleReason: status.staleReason,
     lastRun: status.lastRun
-      ? { outcome: status.lastRun.outcome, finishedAt: status.lastRun.finishedAt, read: status.lastRun.read, error: status.lastRun.error }
+      ? {
+          outcome: status.lastRun.outcome,
+          finishedAt: status.lastRun.finishedAt,
+          read: status.lastRun.read,
+          // One short line: the run's row keeps the whole error, the summary never a multi-line SDK dump.
+          error: status.lastRun.error === null ? null : shortReason(status.lastRun.error),
+        }
       : null,
     passInProgress: status.passInProgress,
     access: status.access,

@@ -73,7 +73,7 @@ function syncTimer(settings: Settings, services: AppServices): TimerFunction {
 
 /** The API's routes as HTTP functions, with their auth levels. */
 export function httpFunctions(settings: Settings, services: AppServices): HttpFunction[] {
-  return apiRoutes(() => services.readModel()).map((route): HttpFunction => ({
+  return apiRoutes(() => services.readModel(), { publicBaseUrl: settings.apiPublicBaseUrl }).map((route): HttpFunction => ({
     kind: 'http',
     name: route.name,
     route: route.route,

@@ -34,7 +34,7 @@ export function formatRunLine(s: RunLineInput): string {
   if (s.adjusted) parts.push(`${number.format(s.adjusted)} stored with adjustments`);
   if (s.quarantined) parts.push(`${number.format(s.quarantined)} quarantined`);
   if (s.restarts) parts.push(plural(s.restarts, 'pass restart', 'pass restarts'));
-  if (s.sweepFound !== undefined) parts.push(`the sweep found ${plural(s.sweepFound, 'record', 'records')} the ordinary runs had missed`);
+  if (typeof s.sweepFound === 'number') parts.push(`the sweep found ${plural(s.sweepFound, 'record', 'records')} the ordinary runs had missed`);
   if (s.dataShape === 'P1') parts.push('data as Entra ID P1 serves it (premium detections generic, risk hidden)');
   if (s.retries !== undefined) parts.push(plural(s.retries, 'retry', 'retries'));
   if (s.throttles !== undefined) parts.push(`${number.format(s.throttles)} throttled`);

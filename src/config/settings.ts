@@ -155,6 +155,11 @@ const BASE_SETTINGS: readonly SettingInfo[] = [
     default: 'function',
     description: '/api/health alone: function (a key) or anonymous (for an uptime monitor that can not send one)',
   },
+  {
+    name: 'API_PUBLIC_BASE_URL',
+    description:
+      "The API's public https origin (https://<app>.azurewebsites.net) its @odata.nextLink values start with; empty: next links are relative (/api/...)",
+  },
   { name: 'RUNS_QUEUE', default: 'sync-run-requests', description: 'Storage queue of run requests (POST /api/runs) that the queue function reads' },
   { name: 'QUEUE_ENDPOINT', description: 'Queue service URL the run requests are sent to with the Entra credential (Azure)' },
 ];
@@ -213,6 +218,8 @@ export interface Settings {
   httpAuthLevel: 'function' | 'admin';
   healthAuthLevel: 'function' | 'anonymous';
   timerSchedule: string;
+  /** The https origin the API's next links start with; undefined: they are relative (`/api/...`). */
+  apiPublicBaseUrl?: string;
   /** The Storage queue of run requests (POST /api/runs), and the queue service (Azure; locally the connection string's). */
   runsQueue: string;
   queueEndpoint?: string;
@@ -334,6 +341,23 @@ const httpsOrigin: Parser<string> = (raw) => {
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
     return invalid(`must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}`);
   }
+  return url.origin;
+};
+
+/** The API's public origin (API_PUBLIC_BASE_URL): https, no path, query or user name; what callers reach the app on. */
+const publicOrigin: Parser<string> = (raw) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const problem = (why: string) =>
+    invalid(`must be the https origin callers reach the API on, such as https://func-x.azurewebsites.net (${why}), got ${describe(raw)}`);
+  if (!url) return problem('not an absolute URL');
+  if (url.protocol !== 'https:') return problem('https only: the links carry continuation tokens');
+  if (url.username || url.password) return problem('no user name or password');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return problem('no path, query or fragment: the links add /api/...');
   return url.origin;
 };
 
@@ -501,6 +525,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     ),
   );
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
+  // Never the Host header of a request: a next link built from it would point wherever a caller (or a proxy) says.
+  const apiPublicBaseUrl = read('API_PUBLIC_BASE_URL', publicOrigin);
   const runsQueue = read(
     'RUNS_QUEUE',
     accept(
@@ -577,6 +603,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     httpAuthLevel: httpAuthLevel!,
     healthAuthLevel: healthAuthLevel!,
     timerSchedule: timerSchedule!.schedule,
+    apiPublicBaseUrl,
     runsQueue: runsQueue!,
     queueEndpoint,
   };

@@ -4,7 +4,7 @@ import { count, countedValue, emptyAggregates, type Aggregates } from '../domain
 import type { CollectionDefinition } from '../domain/collection';
 import { normalizeDateTime } from '../domain/datetime';
 import { changeRowOf, writeChanges, type ChangeRow } from './changes';
-import type { MappedRecord } from './entityMapping';
+import { idOfRowKey, type MappedRecord } from './entityMapping';
 import { isStatus } from './tables';
 
 /**
@@ -21,8 +21,8 @@ import { isStatus } from './tables';
  * are then the only thing it can get wrong, and those heal (see the engine's recount).
  *
  * Change rows (./changes.ts) are written before the rows they describe. For a backfill into an empty table the batch
- * is first tried as plain inserts (no reads): then the `created` change rows follow the data, and a run that dies in
- * between leaves rows whose change row the next run writes when it reads them again (`repairSince`).
+ * is first tried as plain inserts, change rows and rows, without reads; a record that turns out to exist is read and
+ * decided as above, and the `created` row guessed for it corrected.
  *
  * A transaction that Table Storage refuses for its content (400, 413) is split in halves until the record at fault is
  * alone; that record goes to quarantine: a record is never the reason a batch or a run fails.
@@ -31,8 +31,6 @@ export interface BatchContext {
   client: TableClient;
   collection: CollectionDefinition;
   changes?: { table: TableClient; tenantId: string; runId: string };
-  /** Rows stored at or after this syncedAt may lack their `created` change row (a backfill that died). */
-  repairSince?: string;
   quarantine?: (record: MappedRecord, reason: string) => Promise<void>;
   beforeWrite?: () => Promise<void>;
   now: () => string;
@@ -85,83 +83,120 @@ export async function writeBatch(ctx: BatchContext, batch: MappedRecord[], inser
   try {
     if (insertFirst) {
       const inserted = await tryInsertAll(ctx, batch);
-      if (inserted) return { ...inserted, sawExisting: false };
+      if (inserted.done) return { ...inserted.done, sawExisting: false };
       // Some row existed, or the insert committed and its answer was lost (the SDK's retry then conflicted with it).
-      return { ...(await readAndWrite(ctx, batch, new Map(batch.map((r) => [String(r.entity.rowKey), {}])), true)), sawExisting: true };
+      const attempted = new Map(batch.map((r) => [String(r.entity.rowKey), {}]));
+      return readAndWrite(ctx, batch, { attempted, speculative: inserted.speculative });
     }
-    return { ...(await readAndWrite(ctx, batch)), sawExisting: true };
+    return readAndWrite(ctx, batch);
   } catch (error) {
     if (!refusedForContent(error)) throw error;
     return { ...(await bisect(ctx, batch, error)), sawExisting: true };
   }
 }
 
-/** A backfill's batch: all rows new, no reads; undefined when some row existed (then the batch is read and decided). */
-async function tryInsertAll(ctx: BatchContext, batch: MappedRecord[]): Promise<BatchResult | undefined> {
+/**
+ * A backfill's batch, as plain inserts without reads: the `created` change rows first, as inserts too (so none that
+ * exists is touched), then the rows. `done` when every row was new; otherwise the change rows it did create, which the
+ * read that follows corrects (a `changed` row over them, or deletes them for a row whose stored version is newer).
+ */
+async function tryInsertAll(ctx: BatchContext, batch: MappedRecord[]): Promise<{ done?: BatchResult; speculative: ChangeRow[] }> {
   const result = emptyResult();
+  const changes = batch.map((r) => changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? ''));
+  const speculative = ctx.changes
+    ? await insertChanges(
+        ctx.changes.table,
+        changes.filter((c): c is ChangeRow => c !== undefined),
+      )
+    : [];
+  if (speculative === undefined) return { speculative: [] }; // a change row existed already: some record did
   await ctx.beforeWrite?.();
   result.transactions++;
   try {
     await ctx.client.submitTransaction(batch.map((r): TransactionAction => ['create', r.entity]));
   } catch (error) {
-    if (isStatus(error, 409)) return undefined;
+    if (isStatus(error, 409)) return { speculative };
+    // Refused for its content (nothing written): the halves are written one by one (bisect), their change rows with
+    // them. After any other failure the rows may have been written: their change rows stay.
+    if (refusedForContent(error) && ctx.changes) {
+      await Promise.all(speculative.map((c) => ctx.changes!.table.deleteEntity(c.partitionKey, c.rowKey).catch(() => undefined)));
+    }
     throw error;
   }
   for (const r of batch) count(result.delta, r.aggregates, 1);
   result.created = batch.length;
   result.stored = batch.map((r) => String(r.entity.rowKey));
-  await writeChangeRows(
-    ctx,
-    batch.map((r) => changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? '')),
-  );
-  return result;
+  return { done: result, speculative };
+}
+
+/** Inserts change rows, a transaction per partition; undefined (and nothing inserted) when one exists already. */
+async function insertChanges(table: TableClient, rows: ChangeRow[]): Promise<ChangeRow[] | undefined> {
+  const byPartition = new Map<string, ChangeRow[]>();
+  for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row]);
+  const inserted: ChangeRow[] = [];
+  for (const list of byPartition.values()) {
+    try {
+      await table.submitTransaction(list.map((row): TransactionAction => ['create', row]));
+      inserted.push(...list);
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+      // Undo the partitions inserted before: a row of this batch existed, the batch is read and decided instead.
+      await Promise.all(inserted.map((row) => table.deleteEntity(row.partitionKey, row.rowKey).catch(() => undefined)));
+      return undefined;
+    }
+  }
+  return inserted;
 }
 
 async function readAndWrite(
   ctx: BatchContext,
   batch: MappedRecord[],
-  attempted?: Map<string, { old?: Prior }>,
-  insertedFirst = false,
-): Promise<BatchResult> {
+  from: { attempted?: Map<string, { old?: Prior }>; speculative?: ChangeRow[] } = {},
+): Promise<BatchResult & { sawExisting: boolean }> {
   /** What the last attempt meant to write, by RowKey: applied if its answer was lost but it committed. */
-  let intended = attempted;
+  let intended = from.attempted;
+  /** `created` change rows an insert attempt wrote for records that turn out to have existed: corrected below. */
+  const speculative = new Map((from.speculative ?? []).map((c) => [String(c.recordId), c]));
   for (let attempt = 1; ; attempt++) {
     const result = emptyResult();
     const prior = await readPrior(ctx, batch);
+    // Rows that were there before this batch (not our own write whose answer was lost).
+    const sawExisting = prior.some((p, i) => p !== undefined && p.syncedAt !== syncedAtOf(batch[i]!));
     if (intended && intended.size > 0 && batch.every((r, i) => !intended!.has(String(r.entity.rowKey)) || prior[i]?.syncedAt === syncedAtOf(r))) {
-      // Every row the last transaction wrote holds its version: it committed, its answer was lost. Plain inserts had
-      // not written their change rows yet.
-      if (insertedFirst)
-        await writeChangeRows(
-          ctx,
-          batch.map((r) => changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? '')),
-        );
-      return applied(batch, intended, result);
+      // Every row the last transaction wrote holds its version: it committed, its answer was lost.
+      return { ...applied(batch, intended, result), sawExisting };
     }
     const actions: TransactionAction[] = [];
     const changes: (ChangeRow | undefined)[] = [];
     const writes = new Map<string, { old?: Prior }>();
-    const repairs: MappedRecord[] = [];
+    const wrongGuesses: ChangeRow[] = [];
     batch.forEach((r, i) => {
       const p = prior[i];
       const key = String(r.entity.rowKey);
+      const guess = speculative.get(idOfRowKey(key));
       if (!p) {
         actions.push(['create', r.entity]);
         writes.set(key, {});
-        changes.push(changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? ''));
+        if (!guess) changes.push(changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, undefined, ctx.now(), ctx.changes?.runId ?? ''));
       } else if (p.hash === r.hash) {
         result.unchanged++;
-        if (ctx.repairSince && p.syncedAt && p.syncedAt >= ctx.repairSince) repairs.push(r);
+        if (guess) wrongGuesses.push(guess); // (can not happen: its change row existed, the insert of it failed)
       } else if (p.cursor !== undefined && r.cursor !== undefined && p.cursor > r.cursor) {
         result.stale++;
+        if (guess) wrongGuesses.push(guess);
       } else {
         actions.push(['update', r.entity, 'Replace', { etag: p.etag }]);
         writes.set(key, { old: p });
-        changes.push(changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, p.tracked, ctx.now(), ctx.changes?.runId ?? ''));
+        const change = changeRowOf(ctx.collection, ctx.changes?.tenantId ?? '', r, p.tracked, ctx.now(), ctx.changes?.runId ?? '');
+        changes.push(change);
+        if (guess && !change) wrongGuesses.push(guess); // only untracked properties changed: no change row for it
       }
     });
-    if (repairs.length > 0) await repairCreated(ctx, repairs);
-    if (actions.length === 0) return result;
+    speculative.clear();
+    if (ctx.changes && wrongGuesses.length > 0) {
+      await Promise.all(wrongGuesses.map((c) => ctx.changes!.table.deleteEntity(c.partitionKey, c.rowKey).catch(() => undefined)));
+    }
+    if (actions.length === 0) return { ...result, sawExisting };
     // The change rows first: a kill before the data is repaired by the next read (the data row is still the old one).
     await writeChangeRows(ctx, changes);
     await ctx.beforeWrite?.();
@@ -172,12 +207,11 @@ async function readAndWrite(
       // Another writer got there first (or our own answer was lost): read again and decide again.
       if (isStatus(error, 409, 412) && attempt < ATTEMPTS) {
         intended = writes;
-        insertedFirst = false;
         continue;
       }
       throw error;
     }
-    return applied(batch, writes, result);
+    return { ...applied(batch, writes, result), sawExisting };
   }
 }
 
@@ -197,25 +231,6 @@ function applied(batch: MappedRecord[], writes: Map<string, { old?: Prior }>, re
     result.stored.push(key);
   }
   return result;
-}
-
-/** Rows a backfill that died may have stored without their `created` change row: create it, leaving any existing one. */
-async function repairCreated(ctx: BatchContext, rows: MappedRecord[]): Promise<void> {
-  if (!ctx.changes) return;
-  const changes = rows
-    .map((r) => changeRowOf(ctx.collection, ctx.changes!.tenantId, r, undefined, ctx.now(), ctx.changes!.runId))
-    .filter((c) => c !== undefined);
-  await pMap(
-    changes,
-    async (row) => {
-      try {
-        await ctx.changes!.table.createEntity(row);
-      } catch (error) {
-        if (!isStatus(error, 409)) throw error;
-      }
-    },
-    { concurrency: 8 },
-  );
 }
 
 async function writeChangeRows(ctx: BatchContext, rows: (ChangeRow | undefined)[]): Promise<void> {

@@ -28,6 +28,9 @@ export interface ChangeRow extends TableEntity {
   [column: string]: unknown;
 }
 
+/** The columns of the record a change row repeats (when the record has them), so a change names its user. */
+export const CHANGE_USER_COLUMNS = ['userId', 'userPrincipalName', 'userDisplayName'] as const;
+
 /** `riskState` -> `previousRiskState`. */
 export function previousColumn(property: string): string {
   return `previous${property[0]!.toUpperCase()}${property.slice(1)}`;
@@ -70,7 +73,7 @@ export function changeRowOf(
     runId,
   };
   if (record.cursor && record.cursor >= '1601') row.cursor = { value: record.cursor, type: 'DateTime' };
-  for (const column of ['userId', 'userPrincipalName', 'userDisplayName']) if (typeof entity[column] === 'string') row[column] = entity[column];
+  for (const column of CHANGE_USER_COLUMNS) if (typeof entity[column] === 'string') row[column] = entity[column];
   for (const property of collection.tracked) {
     const value = record.tracked[property];
     if (value !== null && value !== undefined) row[property] = value;

@@ -9,9 +9,10 @@ import type { GraphRecord } from '../domain/collection';
  * Graph record <-> Table entity. Columns carry the Graph property names; datetimes are typed Edm.DateTime with
  * Graph's 7 digits kept, booleans typed, `location` flattened, unknown properties kept. A record that does not fit
  * Table Storage as it is (a string over 32K UTF-16 units, too many properties, a key with forbidden characters) is
- * stored losslessly in a documented way and reported as `adjusted`; only a record too large for one entity (1 MiB as
- * Table Storage counts it) loses data: its longest strings are cut, each ending with a marker that gives its full
- * length. Every row carries `recordHash`, a fingerprint of the record as Graph served it, so a record read again as it
+ * stored losslessly in a documented way and reported as `adjusted` (a long string's continuation columns count
+ * against the 252 properties); only a record too large for one entity (1 MiB as Table Storage counts it, or as UTF-8
+ * JSON, which Azurite counts) loses data: its longest strings are cut, each ending with a marker that gives its full
+ * length (strings kept in the overflow column are cut inside it). Every row carries `recordHash`, a fingerprint of the record as Graph served it, so a record read again as it
  * is stored is recognized without comparing its columns.
  */
 
@@ -40,7 +41,7 @@ export interface MappedRecord {
 export const MAX_STRING_UNITS = 32_000;
 /** Table Storage allows 252 properties besides PartitionKey, RowKey and Timestamp. */
 export const MAX_PROPERTIES = 252;
-/** An entity may hold 1 MiB as Table Storage counts it (strings in UTF-16); we stay a little under. */
+/** An entity may hold 1 MiB as Table Storage counts it (strings in UTF-16), and as UTF-8 JSON for Azurite; we stay a little under. */
 export const MAX_ENTITY_BYTES = 1_000_000;
 
 /** Suffix of the extra columns a long string continues in: `additionalInfo`, `additionalInfo_part2`, ... */
@@ -151,31 +152,16 @@ export function toEntity(collection: CollectionDefinition, record: GraphRecord, 
     properties++;
   }
 
-  // Too many properties: unknown ones move into the overflow column, known ones stay columns.
-  const budget = MAX_PROPERTIES - SYNC_COLUMNS.length - 1;
-  if (properties > budget) {
-    const known = new Set([
-      ...Object.keys(collection.columns),
-      ...Object.values(LOCATION_COLUMNS),
-      'locationLatitude',
-      'locationLongitude',
-      'partitionKey',
-      'rowKey',
-    ]);
-    const movable = Object.keys(columns).filter((n) => !known.has(n));
-    for (const name of movable.slice(movable.length - (properties - budget))) {
-      overflow[name] = record[name];
-      delete columns[name];
-    }
-    adjustments.push(`${properties} properties: ${properties - budget} kept in ${OVERFLOW_COLUMN}`);
-  }
+  // Too many properties (a long string's continuation columns count too): unknown ones move into the overflow column.
+  const moved = fitProperties(collection, record, columns, overflow);
+  if (moved > 0) adjustments.push(`${properties} properties: ${moved} kept in ${OVERFLOW_COLUMN}`);
   for (const _ in overflow) {
     columns[OVERFLOW_COLUMN] = JSON.stringify(overflow);
     break;
   }
 
   // A record too large for one entity: its longest strings are cut (the only adjustment that loses data).
-  adjustments.push(...fitEntity(columns, rowKey));
+  adjustments.push(...fitEntity(columns, rowKey, overflow));
   // Strings over the property limit continue in <name>_part2, <name>_part3, ...
   for (const name of Object.keys(columns)) {
     const value = columns[name];
@@ -245,35 +231,102 @@ function entitySize(columns: Record<string, EntityValue>, rowKey: string, partit
   return size;
 }
 
+/** Columns a value takes: one, or one per part of a string longer than a property may hold (an upper bound). */
+function columnsTaken(value: EntityValue | undefined): number {
+  return typeof value === 'string' && value.length > MAX_STRING_UNITS ? Math.ceil(value.length / (MAX_STRING_UNITS - 1)) : 1;
+}
+
+/**
+ * Moves unknown properties into the overflow object until the columns, their continuation columns (`_part2`, ...),
+ * the overflow column's own and ours (SYNC_COLUMNS) fit in MAX_PROPERTIES. Known properties stay columns (they are few:
+ * their parts are bounded by the entity size). Returns how many moved.
+ */
+function fitProperties(
+  collection: CollectionDefinition,
+  record: GraphRecord,
+  columns: Record<string, EntityValue>,
+  overflow: Record<string, unknown>,
+): number {
+  const budget = MAX_PROPERTIES - SYNC_COLUMNS.length;
+  const known = new Set([
+    ...Object.keys(collection.columns),
+    ...Object.values(LOCATION_COLUMNS),
+    'locationLatitude',
+    'locationLongitude',
+    ACTIVITY_DETAIL,
+    ACTIVITY_EVENT_TYPES,
+  ]);
+  let moved = 0;
+  for (;;) {
+    let taken = 0;
+    for (const name of Object.keys(columns)) if (name !== 'partitionKey' && name !== 'rowKey') taken += columnsTaken(columns[name]);
+    for (const _ in overflow) {
+      taken += columnsTaken(JSON.stringify(overflow));
+      break;
+    }
+    const excess = taken - budget;
+    if (excess <= 0) return moved;
+    const movable = Object.keys(columns).filter((n) => n !== 'partitionKey' && n !== 'rowKey' && !known.has(n));
+    if (movable.length === 0) return moved;
+    for (const name of movable.slice(Math.max(0, movable.length - excess))) {
+      overflow[name] = record[name];
+      delete columns[name];
+      moved++;
+    }
+  }
+}
+
 /** The marker that ends a string cut to fit the entity: it gives the full length. */
 export function truncationMarker(fullLength: number): string {
   return `…[cut by entra-risk-sync: ${fullLength} characters in all]`;
 }
 
 /**
- * Cuts the longest strings until the entity fits 1 MiB as Table Storage counts it (the partition key, at most 80
- * characters, is counted ahead). Returns the adjustments made.
+ * Cuts the longest strings until the entity fits 1 MiB both as Table Storage counts it (UTF-16) and as its JSON body
+ * in UTF-8 (what Azurite counts for an update: CJK text takes 3 bytes a character there, 2 in Azure's count); the
+ * partition key, at most 80 characters, is counted ahead. A string kept in the overflow column is cut inside it (the
+ * column stays valid JSON). Returns the adjustments made.
  */
-function fitEntity(columns: Record<string, EntityValue>, rowKey: string): string[] {
-  const adjustments: string[] = [];
-  let size = entitySize(columns, rowKey, 80);
-  if (size <= MAX_ENTITY_BYTES) return adjustments;
-  const longest = Object.keys(columns)
-    .filter((n) => typeof columns[n] === 'string' && n !== 'rowKey' && n !== 'partitionKey')
-    .sort((a, b) => (columns[b] as string).length - (columns[a] as string).length);
-  for (const name of longest) {
-    if (size <= MAX_ENTITY_BYTES) break;
-    const value = columns[name] as string;
-    const marker = truncationMarker(value.length);
-    let keep = Math.max(0, value.length - Math.ceil((size - MAX_ENTITY_BYTES) / 2) - marker.length - 64);
-    const last = value.charCodeAt(keep - 1);
+function fitEntity(columns: Record<string, EntityValue>, rowKey: string, overflow: Record<string, unknown>): string[] {
+  /** Strings cut so far, by column (or `overflowProperties.<name>`): the full value and how many characters are kept. */
+  const cut = new Map<string, { full: string; kept: number }>();
+  const valueOf = (key: string) => (key.startsWith(OVERFLOW_PREFIX) ? overflow[key.slice(OVERFLOW_PREFIX.length)] : columns[key]);
+  for (;;) {
+    const over16 = entitySize(columns, rowKey, 80) - MAX_ENTITY_BYTES;
+    const over8 = wireBytes(columns as Entity) + 3 * 80 - MAX_ENTITY_BYTES;
+    if (over16 <= 0 && over8 <= 0) break;
+    let key: string | undefined;
+    let longest = -1;
+    const consider = (k: string, v: unknown) => {
+      if (typeof v === 'string' && v.length > longest && cut.get(k)?.kept !== 0) [key, longest] = [k, v.length];
+    };
+    for (const n of Object.keys(columns)) if (n !== 'rowKey' && n !== 'partitionKey' && n !== OVERFLOW_COLUMN) consider(n, columns[n]);
+    for (const n of Object.keys(overflow)) consider(OVERFLOW_PREFIX + n, overflow[n]);
+    if (key === undefined) break;
+    const value = valueOf(key) as string;
+    const previous = cut.get(key);
+    const full = previous?.full ?? value;
+    const kept = previous?.kept ?? value.length;
+    const unitBytes = Buffer.byteLength(value) / Math.max(1, value.length);
+    const marker = truncationMarker(full.length);
+    const units = Math.max(Math.ceil(over16 / 2), Math.ceil(over8 / unitBytes)) + (previous ? 0 : marker.length) + 64;
+    let keep = Math.max(0, kept - units);
+    const last = full.charCodeAt(keep - 1);
     if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--; // never cut a surrogate pair
-    columns[name] = value.slice(0, keep) + marker;
-    adjustments.push(`${name} cut from ${value.length} to ${keep} characters: the record is larger than an entity may be (1 MiB)`);
-    size = entitySize(columns, rowKey, 80);
+    cut.set(key, { full, kept: keep });
+    if (key.startsWith(OVERFLOW_PREFIX)) {
+      overflow[key.slice(OVERFLOW_PREFIX.length)] = full.slice(0, keep) + marker;
+      columns[OVERFLOW_COLUMN] = JSON.stringify(overflow);
+    } else columns[key] = full.slice(0, keep) + marker;
   }
-  return adjustments;
+  const cuts = [...cut].map(([name, { full, kept }]) => `${name} cut from ${full.length} to ${kept} characters`);
+  if (cuts.length === 0) return [];
+  const listed = cuts.length > 5 ? [...cuts.slice(0, 3), `${cuts.length - 3} more strings cut`] : cuts;
+  return [`${listed.join(', ')}: the record is larger than an entity may be (1 MiB)`];
 }
+
+/** How fitEntity names a string it cut inside the overflow column. */
+const OVERFLOW_PREFIX = `${OVERFLOW_COLUMN}.`;
 
 /** Whether a property can be a column of its own (names repeat from record to record: the answer is kept). */
 const columnNames = new Map<string, boolean>();

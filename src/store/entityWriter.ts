@@ -24,10 +24,11 @@ export interface EntityWriterOptions {
   beforeWrite?: () => Promise<void>;
   /** Where the change rows go, for collections with tracked properties. */
   changes?: BatchContext['changes'];
-  /** Start with plain inserts (a backfill into an empty table); the writer reads first once it meets a row that exists. */
+  /**
+   * A backfill: write plain inserts, without reads, while the batches come out all new (the writer reads first after a
+   * batch that met rows that exist, and goes back to inserts after one that met none).
+   */
   insertFirst?: boolean;
-  /** See BatchContext.repairSince. */
-  repairSince?: string;
   /** Where a record Table Storage refuses goes; without it such a record fails the run. */
   quarantine?: BatchContext['quarantine'];
   now?: () => string;
@@ -91,7 +92,9 @@ export class EntityWriter {
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private idleTimer?: NodeJS.Timeout;
+  /** The next batch is tried as plain inserts. */
   private insertFirst: boolean;
+  private readonly mayInsertFirst: boolean;
   private stopped = false;
   private readonly context: BatchContext;
 
@@ -100,22 +103,15 @@ export class EntityWriter {
     private readonly options: EntityWriterOptions,
   ) {
     this.parallelism = options.parallelism ?? 4;
-    this.insertFirst = options.insertFirst ?? true;
+    this.mayInsertFirst = this.insertFirst = options.insertFirst ?? true;
     this.context = {
       client,
       collection: options.collection,
       changes: options.changes,
-      repairSince: options.repairSince,
       quarantine: options.quarantine,
       beforeWrite: options.beforeWrite,
       now: options.now ?? (() => new Date().toISOString()),
     };
-  }
-
-  /** Sets how the next batches are written (before the first page is added). */
-  configure(options: Pick<EntityWriterOptions, 'insertFirst' | 'repairSince'>): void {
-    if (options.insertFirst !== undefined) this.insertFirst = options.insertFirst;
-    this.context.repairSince = options.repairSince;
   }
 
   /** The number the next page added gets (0, 1, 2, ...). */
@@ -282,7 +278,7 @@ export class EntityWriter {
   private async write(batch: MappedRecord[]) {
     const result = await writeBatch(this.context, batch, this.insertFirst);
     this.transactions += result.transactions;
-    if (result.sawExisting) this.insertFirst = false;
+    this.insertFirst = this.mayInsertFirst && !result.sawExisting;
     return result;
   }
 }

@@ -23,7 +23,8 @@ export async function hasRowsOfTenant(table: TableClient, tenantId: string): Pro
 export async function recount(table: TableClient, collection: CollectionDefinition, tenantId: string): Promise<Aggregates> {
   const aggregates = emptyAggregates();
   const rows = table.listEntities<Record<string, unknown>>({
-    queryOptions: { filter: tenantFilter(tenantId), select: [...collection.aggregateBy] },
+    // Without counted columns only the total is counted: one key column keeps the rows small.
+    queryOptions: { filter: tenantFilter(tenantId), select: collection.aggregateBy.length > 0 ? [...collection.aggregateBy] : ['RowKey'] },
   });
   try {
     for await (const row of rows) {

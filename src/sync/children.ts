@@ -108,6 +108,7 @@ export async function readChildren(run: Run): Promise<void> {
     state.watermark = plan.cap;
     state.pass = undefined;
     if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: run.runId };
+    if (plan.kind === 'sweep') state.recountNeeded = true; // as for a top-level collection: a sweep recounts
     if (!catchUp || run.stopping) break;
     catchUp = false;
     await store.save(state);

@@ -1,5 +1,5 @@
 import { merge } from '../domain/aggregates';
-import { fromDate, normalizeDateTime } from '../domain/datetime';
+import { fromDate } from '../domain/datetime';
 import type { PassPlan } from '../domain/pass';
 import type { GraphPage } from '../graph/graphReader';
 import { isRefusedNextLink } from '../graph/query';
@@ -36,9 +36,8 @@ export async function readPass(run: Run): Promise<void> {
   let lastCheckpointAt = clock.now();
   const unstoredPages = new Map<number, { nextLink?: string; maxCursor?: string; minCursor?: string; records: number }>();
   const writer = run.writer({
-    // A backfill writes plain inserts first; one resumed may have stored rows whose `created` change row a kill lost.
+    // A backfill writes plain inserts while its batches come out all new.
     insertFirst: plan.kind === 'backfill',
-    repairSince: resumable?.kind === 'backfill' ? normalizeDateTime(resumable.startedAt) : undefined,
     onCommitted: (delta, rows) => {
       merge(state.aggregates, delta);
       plan.found += rows.created + rows.replaced;
@@ -179,13 +178,17 @@ function newPass(run: Run, state: CollectionState, full: boolean | undefined, sw
 /**
  * The pass is read to its end: what a sweep found, the shape of the tenant's data. A sweep also recounts the rows, so
  * counts that went off (a run whose held writes landed after it lost its lease) heal every SYNC_SWEEP_HOURS; the drift
- * found is kept as `lastRecountDrift`.
+ * found is kept as `lastRecountDrift`. The data is P1-shaped when at least a tenth of a pass of some size came as
+ * Entra ID P1 serves premium detections (`generic`, risk `hidden`): a P2 tenant has the odd such record too.
  */
 function finishPass(run: Run, plan: PassPlan, p1Shaped: number): void {
   const { state, summary } = run;
   if (plan.kind === 'sweep') summary.sweepFound = plan.found;
-  if (p1Shaped > 0) summary.dataShape = 'P1';
   if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: plan.runId };
-  if (plan.kind === 'sweep' && run.collection.aggregateBy.length > 0) state.recountNeeded = true;
-  if (plan.records > 0) state.dataShape = p1Shaped > 0 ? 'P1' : undefined;
+  if (plan.kind === 'sweep') state.recountNeeded = true;
+  if (plan.records >= P1_SHAPE_MIN_RECORDS) state.dataShape = p1Shaped >= plan.records * P1_SHAPE_SHARE ? 'P1' : undefined;
+  if (state.dataShape === 'P1') summary.dataShape = 'P1';
 }
+
+const P1_SHAPE_MIN_RECORDS = 20;
+const P1_SHAPE_SHARE = 0.1;

@@ -192,8 +192,8 @@ export class Run {
     if (state.activeRunId && state.activeRunKey && state.activeRunId !== this.runId) {
       ctx.log.warn(`${this.collection.name}: run ${state.activeRunId} stopped without finishing; resuming from its last checkpoint`);
       await this.recorder.markInterrupted(state.activeRunKey);
-      state.recountNeeded = this.collection.aggregateBy.length > 0;
-    } else if (!this.stateExisted && this.collection.aggregateBy.length > 0 && (await hasRowsOfTenant(this.table, this.tenantId))) {
+      state.recountNeeded = true; // the total too: a collection without counted columns still has one
+    } else if (!this.stateExisted && (await hasRowsOfTenant(this.table, this.tenantId))) {
       state.recountNeeded = true; // rows without counts (the state table was new): count them after this pass
     }
     state.activeRunId = this.runId;

@@ -5,10 +5,14 @@ import type { SyncService } from '../../src/sync/service';
 import { quietLogger, type Harness } from '../support/harness';
 
 /** The API over the wire: the local host serving httpFunctions() over a given service. */
-export async function startApi(h: Harness, service: () => SyncService): Promise<LocalHost & { errors: string[] }> {
+export async function startApi(
+  h: Harness,
+  service: () => SyncService,
+  overrides: Record<string, string> = {},
+): Promise<LocalHost & { errors: string[] }> {
   const errors: string[] = [];
   const host = await startLocalHost({
-    functions: httpFunctions(h.settings(), { sync: service, readModel: () => service().readModel }),
+    functions: httpFunctions(h.settings(overrides), { sync: service, readModel: () => service().readModel }),
     port: 0,
     log: { ...quietLogger, error: (...a: unknown[]) => void errors.push(a.map(String).join(' ')) },
   });
@@ -38,6 +42,11 @@ export interface ListBody {
   '@odata.nextLink'?: string;
 }
 
+/** A next link resolved as a client does: relative (no API_PUBLIC_BASE_URL) against the URL that was called. */
+export function resolveLink(link: string, calledUrl: string): string {
+  return new URL(link, calledUrl).toString();
+}
+
 /** Follows @odata.nextLink to the last page; returns every item and the number of pages. */
 export async function listAll(url: string, maxPages = 1000): Promise<{ items: Record<string, unknown>[]; pages: number; pageSizes: number[] }> {
   const items: Record<string, unknown>[] = [];
@@ -48,7 +57,8 @@ export async function listAll(url: string, maxPages = 1000): Promise<{ items: Re
     if (answer.status !== 200) throw new Error(`${next} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
     items.push(...answer.body.value);
     pageSizes.push(answer.body.value.length);
-    next = answer.body['@odata.nextLink'];
+    const link = answer.body['@odata.nextLink'];
+    next = link === undefined ? undefined : resolveLink(link, next);
     if (pageSizes.length > maxPages) throw new Error('too many pages');
   }
   return { items, pages: pageSizes.length, pageSizes };

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { httpFunctions } from '../../src/app/functions';
@@ -13,6 +14,18 @@ import { apiUrl, dumpTables, getJson, listAll, parseCsv, sortIds, startApi, type
  * Graph emulator. Filters are checked against what the emulator serves (h.expected).
  */
 const DAY = 86_400_000;
+
+/** GET with a Host header of our choosing (fetch does not let one set it). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.once('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.once('error', reject).end();
+  });
+}
 const INJECTION = "x' or PartitionKey ne 'y";
 const TRICKY_NAME = 'Ann "Quote", O\'Neil\nsecond line — Zoë 李雷';
 const FORMULA = '=HYPERLINK("https://evil.example","click")';
@@ -199,15 +212,19 @@ describe('GET /api/snapshot/{collection}', () => {
   describe('paging', () => {
     it('follows @odata.nextLink with top=23 to the last page: every id exactly once, no nextLink at the end', async () => {
       const all = expected('riskDetections');
-      const first = await getJson<ListBody>(url('snapshot/riskDetections', { top: '23', riskLevel: 'high,medium,low,hidden', code: 'k3y' }));
+      const first = await getJson<ListBody>(url('snapshot/RISKDETECTIONS', { top: '23', riskLevel: 'high,medium,low,hidden', code: 'k3y' }));
       expect(first.body.value).toHaveLength(23);
-      const next = new URL(first.body['@odata.nextLink']!);
-      // The same request (path, parameters, function key) with a continuationToken.
-      expect(next.origin + next.pathname).toBe(`${api.url}/api/snapshot/riskDetections`);
+      // The same request (the route's path, the parameters) with a continuationToken: relative (no API_PUBLIC_BASE_URL),
+      // never the Host header nor the function key.
+      const link = first.body['@odata.nextLink']!;
+      expect(link).toMatch(/^\/api\/snapshot\/riskDetections\?/);
+      expect(link).not.toContain('k3y');
+      const next = new URL(link, api.url);
+      expect([...next.searchParams.keys()]).toEqual(['top', 'riskLevel', 'continuationToken']);
       expect(next.searchParams.get('top')).toBe('23');
-      expect(next.searchParams.get('code')).toBe('k3y');
       expect(next.searchParams.get('riskLevel')).toBe('high,medium,low,hidden');
       expect(next.searchParams.get('continuationToken')).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect((await getJson<ListBody>(next.toString())).body.value).toHaveLength(23);
 
       const { items, pages, pageSizes } = await listAll(url('snapshot/riskDetections', { top: '23' }));
       expect(items).toHaveLength(all.length);
@@ -216,6 +233,24 @@ describe('GET /api/snapshot/{collection}', () => {
       expect(pages).toBe(Math.ceil(all.length / 23));
       expect(pageSizes.slice(0, -1).every((n) => n === 23)).toBe(true);
       expect(pageSizes.at(-1)).toBe(all.length % 23 || 23);
+    });
+
+    it('a next link starts with API_PUBLIC_BASE_URL when set, and never with the Host header the request came with', async () => {
+      const other = await startApi(h, () => service, { API_PUBLIC_BASE_URL: 'https://func-x.azurewebsites.net' });
+      try {
+        for (const [host, base] of [
+          [other, 'https://func-x.azurewebsites.net'],
+          [api, ''],
+        ] as const) {
+          const answer = await getWithHost(apiUrl(host, 'snapshot/riskyUsers', { top: '5', code: 'k3y' }), 'evil.example');
+          expect(answer.status).toBe(200);
+          const link = (JSON.parse(answer.body) as ListBody)['@odata.nextLink']!;
+          expect(link.startsWith(`${base}/api/snapshot/riskyUsers?top=5&continuationToken=`)).toBe(true);
+          expect(link).not.toMatch(/evil|k3y|127\.0\.0\.1/);
+        }
+      } finally {
+        await other.close();
+      }
     });
 
     it('top=1 and the default page size of 100', async () => {
@@ -292,6 +327,38 @@ describe('GET /api/snapshot/{collection}', () => {
       expect(json.headers.get('content-type')).toBe('application/json; charset=utf-8');
       const browser = await fetch(url('snapshot/riskyUsers', { top: '1' }), { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
       expect(browser.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    });
+
+    it('reads Table pages of up to 1,000 rows whatever top is (top shapes JSON pages only)', async () => {
+      const counted = h.service();
+      const pageSizes: (number | undefined)[] = [];
+      const table = counted.tables.collections.riskDetections!;
+      counted.tables.collections.riskDetections = new Proxy(table, {
+        get(target, property, receiver) {
+          if (property !== 'listEntities') return Reflect.get(target, property, receiver) as unknown;
+          return (...args: Parameters<typeof table.listEntities>) => {
+            const pages = target.listEntities(...args);
+            return Object.assign(pages, {
+              byPage: (settings?: { maxPageSize?: number; continuationToken?: string }) => {
+                pageSizes.push(settings?.maxPageSize);
+                return target.listEntities(...args).byPage(settings);
+              },
+            });
+          };
+        },
+      });
+      const other = await startApi(h, () => counted);
+      try {
+        const response = await fetch(apiUrl(other, 'snapshot/riskDetections', { top: '5', format: 'csv' }));
+        expect(parseCsv(await response.text())).toHaveLength(expected('riskDetections').length + 1);
+        expect(pageSizes.length).toBeGreaterThan(0);
+        expect(pageSizes.every((n) => n === 1000)).toBe(true);
+        pageSizes.length = 0;
+        expect((await getJson<ListBody>(apiUrl(other, 'snapshot/riskDetections', { top: '5' }))).body.value).toHaveLength(5);
+        expect(pageSizes).toEqual([5]);
+      } finally {
+        await other.close();
+      }
     });
   });
 
@@ -391,7 +458,7 @@ describe('GET /api/snapshot/{collection}', () => {
       ['a parameter on health', 'health', { verbose: '1' }, 400, /unknown query parameter 'verbose'/],
       ['unknown collection', 'snapshot/signIns', {}, 404, /no collection 'signIns': accepted collections are riskDetections, riskyUsers/],
       ['unknown route', 'snapshots', {}, 404, /no function serves GET \/api\/snapshots/],
-      ['a path below a collection', 'snapshot/riskyUsers/extra', {}, 404, /no function serves/],
+      ['a path below a record', 'snapshot/riskyUsers/x/history/extra', {}, 404, /no function serves/],
     ];
 
     it.each(bad.map(([name, path, params, status, message]) => [name, path, params, status, message.source] as const))(
@@ -426,7 +493,7 @@ describe('GET /api/snapshot/{collection}', () => {
       let token: string;
       beforeAll(async () => {
         const first = await getJson<ListBody>(url('snapshot/riskDetections', { riskLevel: 'high', top: '5' }));
-        token = new URL(first.body['@odata.nextLink']!).searchParams.get('continuationToken')!;
+        token = new URL(first.body['@odata.nextLink']!, api.url).searchParams.get('continuationToken')!;
       });
       const decode = (t: string) => JSON.parse(Buffer.from(t, 'base64url').toString('utf8')) as Record<string, unknown>;
       const encode = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -522,19 +589,24 @@ describe('GET /api/snapshot/{collection}', () => {
   });
 
   it('requests never change stored data (apart from the signing key row)', async () => {
-    const tables = ['RiskDetections', 'RiskyUsers', 'SyncState', 'SyncRuns'];
+    const tables = ['RiskDetections', 'RiskyUsers', 'RiskyUserHistory', 'RiskDetectionChanges', 'RiskyUserChanges', 'SyncState', 'SyncRuns'];
     const before = await dumpTables(h, tables);
     const first = await getJson<ListBody>(url('snapshot/riskDetections', { top: '3' }));
     await Promise.all([
       getJson(url('snapshot')),
       getJson(url('health')),
-      getJson(first.body['@odata.nextLink']!),
+      getJson(new URL(first.body['@odata.nextLink']!, api.url).toString()),
       fetch(url('snapshot/riskDetections', { format: 'csv' })).then((r) => r.text()),
       getJson(url('snapshot/riskyUsers', { userPrincipalName: INJECTION })),
       getJson(url('snapshot/riskyUsers', { continuationToken: 'eyJ2IjoxfQ' })),
       getJson(url('snapshot/riskyUsers', { riskLevel: 'nope' })),
       fetch(url('snapshot/riskyUsers'), { method: 'POST', body: '{}' }).then((r) => r.text()),
       fetch(url('snapshot/riskyUsers'), { method: 'DELETE' }).then((r) => r.text()),
+      getJson(url(`snapshot/riskyUsers/${users[0]!.id}`)),
+      getJson(url(`snapshot/riskyUsers/${users[0]!.id}/history`)),
+      getJson(url(`snapshot/riskDetections/${detections[5]!.id}/history`)),
+      getJson(url('changes', { collection: 'riskyUsers' })),
+      fetch(url('changes', { collection: 'riskDetections', format: 'csv' })).then((r) => r.text()),
       ...Array.from({ length: 10 }, (_, i) => getJson(url('snapshot/riskDetections', { top: String(i + 1), riskLevel: 'high' }))),
     ]);
     expect(await dumpTables(h, tables)).toEqual(before);

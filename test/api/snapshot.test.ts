@@ -202,7 +202,9 @@ describe('GET /api/snapshot and /api/health', () => {
   });
 
   it('health turns 503 when a sync fails, and back to 200 after a successful one', async () => {
-    h.emulator.faults.add({ kind: 'status', status: 400, collection: 'riskyUsers', code: 'BadRequest' });
+    // A code with a stack-like tail: what the run records whole reaches health and the summary as one short line.
+    const dump = `BadRequest\n    at Object.request (/node_modules/sdk/client.js:1:1)\n${'    at frame (x.js:2:2)\n'.repeat(40)}`;
+    h.emulator.faults.add({ kind: 'status', status: 400, collection: 'riskyUsers', code: dump });
     const [run] = await sync(['riskyUsers']);
     expect(run!.outcome).toBe('failed');
     const health = await getJson<HealthBody>(url('health'));
@@ -214,6 +216,14 @@ describe('GET /api/snapshot and /api/health', () => {
     expect(health.body.collections.riskDetections!.stale).toBe(false);
     const snapshot = await getJson<SnapshotBody>(url('snapshot'));
     expect(snapshot.body.collections.riskyUsers.lastRun).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/400 BadRequest/) });
+    for (const reason of [
+      snapshot.body.collections.riskyUsers.lastRun!.error!,
+      snapshot.body.collections.riskyUsers.staleReason!,
+      ...health.body.reasons!,
+    ]) {
+      expect(reason).not.toMatch(/[\r\n]|at frame/);
+      expect(reason.length).toBeLessThanOrEqual(400);
+    }
     expect(snapshot.body.collections.riskyUsers.stale).toBe(true);
 
     h.emulator.faults.clear();

@@ -1,10 +1,11 @@
 import { HttpRequest } from '@azure/functions';
 import { cellText, csvColumns, csvLines, wantsCsv } from '../../src/api/csv';
-import { comparisons, parseListQuery, tableFilter } from '../../src/api/list';
+import { listFilters, listSpec, parseListQuery, tableFilter } from '../../src/api/list';
+import { comparisons } from '../../src/api/query';
 import { etagOf, matchesIfNoneMatch } from '../../src/api/snapshot';
 import { httpFunctions } from '../../src/app/functions';
 import { loadSettings } from '../../src/config/settings';
-import { COLLECTIONS } from '../../src/domain/collections';
+import { catalogOf, COLLECTIONS, DEFAULT_CATALOG, type CollectionDefinition } from '../../src/domain/collections';
 
 /** The API's pure parts: negotiation, CSV cells, ETag matching, query parsing and the Table filter text. */
 const TENANT = '5b0a4a4e-8d1c-4f7a-9e61-3c3f1e0d2a11';
@@ -25,6 +26,9 @@ describe('httpFunctions', () => {
     expect(fns.map((f) => [f.name, f.route, f.methods, f.authLevel])).toEqual([
       ['snapshot', 'snapshot', ['GET', 'HEAD'], 'admin'],
       ['snapshotCollection', 'snapshot/{collection}', ['GET', 'HEAD'], 'admin'],
+      ['snapshotRecord', 'snapshot/{collection}/{id}', ['GET', 'HEAD'], 'admin'],
+      ['snapshotHistory', 'snapshot/{collection}/{id}/history', ['GET', 'HEAD'], 'admin'],
+      ['changes', 'changes', ['GET', 'HEAD'], 'admin'],
       ['health', 'health', ['GET', 'HEAD'], 'anonymous'],
     ]);
     const byDefault = httpFunctions(loadSettings({ AZURE_TENANT_ID: TENANT, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }), {
@@ -44,6 +48,12 @@ describe('content negotiation', () => {
     [undefined, 'application/json, text/csv', false],
     [undefined, 'application/json;q=0.5, text/csv', true],
     [undefined, 'text/csv;q=0', false],
+    [undefined, 'TEXT/CSV', true],
+    [undefined, 'text/*;q=0.5, application/json', false],
+    [undefined, 'application/*, text/csv;q=0.9', false],
+    [undefined, 'text/csv;q=0.9, application/json;q=0.9', true],
+    [undefined, 'image/png', false],
+    [undefined, ';;,,q=x/y', false],
     [undefined, '*/*', false],
     [undefined, 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', false],
     ['json', 'text/csv', false],
@@ -141,17 +151,65 @@ describe('query -> Table filter', () => {
     const all =
       'riskLevel=low,medium,high,hidden,none,unknownFutureValue&riskState=none,confirmedSafe,remediated,dismissed,atRisk,confirmedCompromised,unknownFutureValue';
     const q = parseListQuery('riskDetections', request(all));
-    expect(comparisons(q)).toBe(15);
+    expect(comparisons(q, listSpec(COLLECTIONS.riskDetections))).toBe(15);
     expect(tableFilter(q, TENANT).match(/ (eq|ge|lt|le) /g)).toHaveLength(15);
     expect(() => parseListQuery('riskDetections', request(`${all}&since=2024-05-01T00:00:00Z`))).toThrow(
       /riskLevel and riskState list 13 values in all; with the other filters of this request they may list at most 12/,
     );
     const users = parseListQuery('riskyUsers', request(`${all}&since=2024-05-01T00:00:00Z`));
-    expect(comparisons(users)).toBe(15);
+    expect(comparisons(users, listSpec(COLLECTIONS.riskyUsers))).toBe(15);
   });
 
   it('reads defaults: top 100, no format', () => {
-    expect(parseListQuery('riskyUsers', request(''))).toEqual({ collection: 'riskyUsers', top: 100 });
-    expect(parseListQuery('riskyUsers', request('top=1000&format=csv&code=abc'))).toEqual({ collection: 'riskyUsers', top: 1000, format: 'csv' });
+    expect(parseListQuery('riskyUsers', request(''))).toEqual({ collection: 'riskyUsers', filters: {}, top: 100 });
+    expect(parseListQuery('riskyUsers', request('top=1000&format=csv&code=abc'))).toEqual({
+      collection: 'riskyUsers',
+      filters: {},
+      top: 1000,
+      format: 'csv',
+    });
+  });
+});
+
+describe('filters come from the declaration', () => {
+  const toy: CollectionDefinition = {
+    ...COLLECTIONS.riskyUsers!,
+    name: 'toyThings',
+    path: '/identityProtection/toyThings',
+    cursor: 'changedDateTime',
+    partition: { by: 'tenant' },
+    columns: { colour: 'string', owner: 'string', label: 'string', changedDateTime: 'datetime' },
+    enums: { colour: ['red', 'green', 'blue'] },
+    aggregateBy: [],
+    tracked: [],
+    apiFilters: [
+      { name: 'colour', kind: 'enum' },
+      { name: 'owner', kind: 'guid', column: 'owner' },
+      { name: 'label', kind: 'text', column: 'label' },
+    ],
+    settingSuffix: 'TOY_THINGS',
+    defaultTable: 'ToyThings',
+    defaultChangesTable: undefined,
+  };
+  const catalog = catalogOf([...DEFAULT_CATALOG.collections, toy]);
+  const toyRequest = (query: string) => parseListQuery('toyThings', request(query), catalog);
+
+  it('accepts exactly the declared filters and writes them into the Table filter', () => {
+    const q = toyRequest(`colour=red,blue&owner=6D4F2B8E-1C3A-4E5F-9A7B-0C1D2E3F4A5B&label=${encodeURIComponent("it's")}&since=2024-05-01T00:00:00Z`);
+    expect(q.filters).toEqual({ colour: ['blue', 'red'], owner: ['6d4f2b8e-1c3a-4e5f-9a7b-0c1d2e3f4a5b'], label: ["it's"] });
+    expect(tableFilter(q, TENANT, catalog)).toBe(
+      `PartitionKey eq '${TENANT}' and (colour eq 'blue' or colour eq 'red') and owner eq '6d4f2b8e-1c3a-4e5f-9a7b-0c1d2e3f4a5b' and ` +
+        `label eq 'it''s' and changedDateTime ge datetime'2024-05-01T00:00:00.0000000Z'`,
+    );
+    expect(() => toyRequest('colour=purple')).toThrow(/colour 'purple' is not accepted: use one of red, green, blue/);
+    expect(() => toyRequest('owner=bob')).toThrow(/owner must be the owner value, a GUID/);
+    expect(() => toyRequest('riskLevel=high')).toThrow(
+      /unknown query parameter 'riskLevel': accepted parameters: colour, owner, label, since, until/,
+    );
+    expect(() => toyRequest('since=yesterday')).toThrow(/since must be an ISO 8601 .*\(compared with changedDateTime\)/);
+  });
+
+  it('an enum filter without declared values is a declaration error, not a filter that refuses everything', () => {
+    expect(() => listFilters({ ...toy, enums: {} })).toThrow(/collection 'toyThings': the enum filter 'colour' needs its values/);
   });
 });

@@ -56,6 +56,12 @@ async function write(w: EntityWriter, records: MappedRecord[]) {
   await w.flush();
 }
 
+async function rowsOf(client: TableClient) {
+  const out: Record<string, unknown>[] = [];
+  for await (const r of client.listEntities<Record<string, unknown>>()) out.push(r);
+  return out;
+}
+
 async function row(client: TableClient, id: string) {
   return client.getEntity<Record<string, unknown>>(`${TENANT}_2026-10`, id);
 }
@@ -154,29 +160,53 @@ describe('change rows', () => {
     ]);
   });
 
-  it('a backfill (plain inserts) that dies before its change rows gets them from the next read, once', async () => {
+  it('a backfill (plain inserts) writes its change rows first: one that dies on either side leaves one `created` row per record', async () => {
     const client = await freshTable();
     const changes = await freshTable('Changes');
     const counts = emptyAggregates();
+    const records = () => Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low'));
+    // Dies before the change rows: nothing is written.
     const lostChanges = TableClient.fromConnectionString(azurite.connectionString, changes.tableName, { allowInsecureConnection: true });
     lostChanges.submitTransaction = () => Promise.reject(new RestError('connection reset', { statusCode: 503 }));
-    const records = Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low'));
-    const since = new Date(Date.UTC(2026, 10, 1)).toISOString().replace('Z', '0000Z');
     await expect(
-      write(writer(client, counts, { insertFirst: true, changes: { table: lostChanges, tenantId: TENANT, runId: 'r' } }), records),
+      write(writer(client, counts, { insertFirst: true, changes: { table: lostChanges, tenantId: TENANT, runId: 'r1' } }), records()),
     ).rejects.toThrow();
-    const options = { changes: { table: changes, tenantId: TENANT, runId: 'r2' }, repairSince: since };
-    await write(
-      writer(client, counts, options),
-      Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')),
-    );
-    await write(
-      writer(client, counts, options),
-      Array.from({ length: 20 }, (_, i) => version(`n${i}`, 1, 'low')),
-    );
+    expect(await changeRows(changes)).toHaveLength(0);
+    // Dies after the change rows, before the rows.
+    const lostRows = TableClient.fromConnectionString(azurite.connectionString, client.tableName, { allowInsecureConnection: true });
+    lostRows.submitTransaction = () => Promise.reject(new RestError('connection reset', { statusCode: 503 }));
+    await expect(
+      write(writer(lostRows, counts, { insertFirst: true, changes: { table: changes, tenantId: TENANT, runId: 'r2' } }), records()),
+    ).rejects.toThrow();
+    expect(await changeRows(changes)).toHaveLength(20);
+    // The next runs: the rows, and still one change row each.
+    for (const runId of ['r3', 'r4'])
+      await write(writer(client, counts, { insertFirst: true, changes: { table: changes, tenantId: TENANT, runId } }), records());
     const rows = await changeRows(changes);
     expect(rows).toHaveLength(20);
     expect(new Set(rows.map((r) => r.change))).toEqual(new Set(['created']));
+    expect((await rowsOf(client)).length).toBe(20);
+  });
+
+  it('plain inserts that meet rows that exist: the guessed `created` rows are corrected (changed, or gone for a newer row)', async () => {
+    const client = await freshTable();
+    const changes = await freshTable('Changes');
+    const counts = emptyAggregates();
+    const options = (runId: string) => ({ changes: { table: changes, tenantId: TENANT, runId } });
+    await write(writer(client, counts, options('r1')), [version('e1', 1, 'low'), version('e2', 9, 'high')]);
+    // A backfill (insert first) that reads e1 changed, e2 older than stored, e3 new.
+    await write(writer(client, counts, { ...options('r2'), insertFirst: true }), [
+      version('e1', 5, 'medium'),
+      version('e2', 2, 'low'),
+      version('e3', 3, 'low'),
+    ]);
+    const rows = await changeRows(changes);
+    const byRecord = (id: string) => rows.filter((r) => r.recordId === id).map((r) => r.change);
+    expect(byRecord('e1')).toEqual(['created', 'changed']);
+    expect(byRecord('e2')).toEqual(['created']);
+    expect(byRecord('e3')).toEqual(['created']);
+    expect((await row(client, 'e2')).riskLevel).toBe('high');
+    expect(counts).toEqual(await recount(client, detections, TENANT));
   });
 });
 

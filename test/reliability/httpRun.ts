@@ -152,7 +152,7 @@ async function harvest(send: (r: Request) => Promise<Answer>) {
     for (const c of ['riskDetections', 'riskyUsers']) {
       const a = await send({ method: 'GET', path: `/api/snapshot/${c}`, query, headers: {} });
       const next = a.status === 200 ? (JSON.parse(a.body) as { '@odata.nextLink'?: string })['@odata.nextLink'] : undefined;
-      const token = next && new URL(next).searchParams.get('continuationToken');
+      const token = next && new URL(next, 'http://127.0.0.1').searchParams.get('continuationToken'); // a relative link
       if (token) tokens.push(token);
     }
   }
@@ -517,7 +517,7 @@ async function followToEnd(
     got.push(...body.value.map((x) => String(x.id)));
     const next = body['@odata.nextLink'];
     if (!next || pages > 2000) break;
-    const url = new URL(next);
+    const url = new URL(next, 'http://127.0.0.1'); // relative: no API_PUBLIC_BASE_URL
     const nextRequest: Request = { method: 'GET', path: r.path, query: url.search.slice(1), headers: {} };
     answer = await send(nextRequest);
     if (answer.status !== 200) return [`following the nextLink answered ${answer.status}: ${answer.body.slice(0, 200)}`];

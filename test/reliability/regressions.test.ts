@@ -4,7 +4,7 @@ import { buildFunctions } from '../../src/app/functions';
 import { startLocalHost } from '../../tools/host/localHost';
 import { checkFinal, type RunRecordOfTest } from './invariants';
 import { applyMutations, Clock, Prng, seedTenant } from './mutations';
-import { quietLogger, startWorld, type World } from './world';
+import { completion, quietLogger, startWorld, TABLES, type World } from './world';
 
 /**
  * The bugs the reliability suite found, each pinned by a deterministic test (the seeds that found them are in the
@@ -69,6 +69,31 @@ describe('reliability regressions', () => {
     expect(state.aggregates.total).toBe((await world.stored('riskDetections')).length);
     expect(state.recountNeeded).toBe(false);
   });
+
+  it('a history run killed after a transaction committed: the next run recounts its total (it has no counted columns)', async () => {
+    // Found by the soak (seeds 7022, 7025, crash): the recount after a takeover was for collections with counted
+    // columns only, so riskyUserHistory's total missed the rows the killed run had stored and not counted.
+    await tenant(311, 100);
+    const child = world.spawnCli(['sync', '--json'], env);
+    const done = completion(child);
+    world.proxy.addHook({
+      match: (r) => r.kind === 'batch' && r.tables.includes(TABLES.riskyUserHistory),
+      after: () =>
+        new Promise((resolve) => {
+          child.once('exit', () => resolve('drop'));
+          child.kill('SIGKILL');
+        }),
+    });
+    expect((await done).signal).toBe('SIGKILL');
+    await world.proxy.idle();
+    expect((await world.stored('riskyUserHistory')).length).toBeGreaterThan(0);
+    await run('riskDetections');
+    expect(await run('riskyUsers')).toMatchObject({ outcome: 'succeeded' });
+    const state = await world.state('riskyUserHistory');
+    expect(state.aggregates.total).toBe((await world.stored('riskyUserHistory')).length);
+    expect(state.lastRecountDrift).toBeGreaterThan(0);
+    expect(await checkFinal(world, runs, 'killed history run')).toEqual([]);
+  }, 60_000);
 
   it('the answer to a SyncState transaction is lost after it committed: the run keeps its lease and succeeds', async () => {
     await tenant(302);

@@ -1,5 +1,14 @@
 import { COLLECTIONS } from '../../src/domain/collections';
-import { fromEntity, idOfRowKey, MAX_PROPERTIES, MAX_STRING_UNITS, OVERFLOW_COLUMN, rowKeyOf, toEntity } from '../../src/store/entityMapping';
+import {
+  fromEntity,
+  idOfRowKey,
+  MAX_PROPERTIES,
+  MAX_STRING_UNITS,
+  OVERFLOW_COLUMN,
+  rowKeyOf,
+  toEntity,
+  truncationMarker,
+} from '../../src/store/entityMapping';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const SYNCED = '2026-11-23T05:00:00.0000000Z';
@@ -128,6 +137,47 @@ describe('toEntity / fromEntity', () => {
     expect(entity.riskLevel).toBe('medium');
     expect(adjustments.join()).toMatch(/kept in overflowProperties/);
     expect(fromEntity(detections, stored(entity))).toEqual(record);
+  });
+
+  it("counts a long string's continuation columns against the 252 properties (Azure refuses a 253rd)", () => {
+    // Found with the storage proxy's Azure limits: 245 new properties fitted, then two 70K strings added 4 part columns.
+    const extra = Object.fromEntries(Array.from({ length: 245 }, (_, i) => [`extra${i}`, `v${i}`]));
+    const record = { ...detection, ...extra, userDisplayName: 'n'.repeat(70_000), additionalInfo: 'i'.repeat(70_000) };
+    const { entity } = toEntity(detections, record, TENANT, SYNCED);
+    expect(Object.keys(entity).length - 2).toBeLessThanOrEqual(MAX_PROPERTIES);
+    expect(entity.userDisplayName_part3).toBeDefined();
+    expect(fromEntity(detections, stored(entity))).toEqual(record);
+  });
+
+  it('keeps an entity of CJK text under 1 MiB as UTF-8 JSON too (Azurite counts that for an update), cut with its marker', () => {
+    const text = '漢字仮名'.repeat(125_000); // 500K characters: 1 MB as Azure counts, 1.5 MB in UTF-8
+    const { entity, adjustments, bytes } = toEntity(detections, { ...detection, additionalInfo: text }, TENANT, SYNCED);
+    expect(bytes).toBeLessThanOrEqual(1_000_000);
+    expect(Buffer.byteLength(JSON.stringify(entity))).toBeLessThan(1024 * 1024);
+    const back = fromEntity(detections, stored(entity)).additionalInfo as string;
+    expect(back).toMatch(/…\[cut by entra-risk-sync: 500000 characters in all\]$/);
+    expect(text.startsWith(back.slice(0, back.indexOf('…')))).toBe(true);
+    expect(adjustments.join()).toMatch(/additionalInfo cut from 500000 to \d+ characters/);
+  });
+
+  it('cuts strings inside the overflow column when the overflow is what makes the record too large: it stays JSON', () => {
+    // The last properties go to the overflow column, and they are the longest strings: they are the ones cut.
+    const extra = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`extra${i}`, (i < 250 ? 'v' : 'w').repeat(i < 250 ? 1000 : 20_000)]));
+    const record = { ...detection, ...extra };
+    const { entity, adjustments } = toEntity(detections, record, TENANT, SYNCED);
+    expect(Object.keys(entity).length - 2).toBeLessThanOrEqual(MAX_PROPERTIES);
+    expect(adjustments.join()).toMatch(/overflowProperties\.extra2\d\d cut from 20000/);
+    const back = fromEntity(detections, stored(entity)); // parses the overflow column
+    let cut = 0;
+    for (const [name, full] of Object.entries(extra)) {
+      const value = back[name] as string;
+      if (value === full) continue;
+      const marker = truncationMarker(full.length);
+      expect(value.endsWith(marker) && full.startsWith(value.slice(0, -marker.length))).toBe(true);
+      cut++;
+    }
+    expect(cut).toBeGreaterThan(0);
+    expect(back.riskLevel).toBe('medium');
   });
 
   it('stores names that are not valid column names in the overflow column', () => {

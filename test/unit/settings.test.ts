@@ -187,6 +187,27 @@ describe('loadSettings: credentials, URLs and keys', () => {
     }
   });
 
+  it('API_PUBLIC_BASE_URL: an https origin, or empty for relative next links', () => {
+    expect(loadSettings(base).apiPublicBaseUrl).toBeUndefined();
+    expect(loadSettings({ ...base, API_PUBLIC_BASE_URL: '' }).apiPublicBaseUrl).toBeUndefined();
+    expect(loadSettings({ ...base, API_PUBLIC_BASE_URL: 'https://func-x.azurewebsites.net/' }).apiPublicBaseUrl).toBe(
+      'https://func-x.azurewebsites.net',
+    );
+    expect(loadSettings({ ...base, API_PUBLIC_BASE_URL: 'https://Risk.Contoso.com:8443' }).apiPublicBaseUrl).toBe('https://risk.contoso.com:8443');
+    for (const [value, why] of [
+      ['http://func-x.azurewebsites.net', /https only/],
+      ['func-x.azurewebsites.net', /not an absolute URL/],
+      ['https://func-x.azurewebsites.net/api', /no path, query or fragment/],
+      ['https://func-x.azurewebsites.net/?code=K3ySecretValue', /no path, query or fragment/],
+      ['https://user:K3ySecretValue@func-x.azurewebsites.net', /no user name or password/],
+    ] as const) {
+      const problems = problemsOf({ ...base, API_PUBLIC_BASE_URL: value });
+      expect(problems).toEqual([{ setting: 'API_PUBLIC_BASE_URL', message: expect.stringMatching(why) }]);
+      expect(problems[0]!.message).toMatch(/^must be the https origin callers reach the API on, such as https:\/\/func-x.azurewebsites.net/);
+      expect(problems[0]!.message).not.toContain('K3ySecretValue');
+    }
+  });
+
   it('HTTP_AUTH_LEVEL=anonymous is refused, pointing at HTTP_HEALTH_AUTH_LEVEL; health alone may be anonymous', () => {
     expect(problemsOf({ ...base, HTTP_AUTH_LEVEL: 'anonymous' })).toEqual([
       {
