@@ -64,6 +64,9 @@ describe('Functions registrations (built entry point)', () => {
       { kind: 'timer', name: 'sync', schedule: '0 * * * * *', runOnStartup: false, useMonitor: true },
       { kind: 'http', name: 'snapshot', route: 'snapshot', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'snapshotCollection', route: 'snapshot/{collection}', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'snapshotRecord', route: 'snapshot/{collection}/{id}', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'snapshotHistory', route: 'snapshot/{collection}/{id}/history', methods: ['GET', 'HEAD'], authLevel: 'function' },
+      { kind: 'http', name: 'changes', route: 'changes', methods: ['GET', 'HEAD'], authLevel: 'function' },
       { kind: 'http', name: 'health', route: 'health', methods: ['GET', 'HEAD'], authLevel: 'function' },
     ]);
   });
@@ -74,6 +77,9 @@ describe('Functions registrations (built entry point)', () => {
     expect(registered.filter((r) => r.kind === 'http').map((r) => [r.name, r.authLevel])).toEqual([
       ['snapshot', 'admin'],
       ['snapshotCollection', 'admin'],
+      ['snapshotRecord', 'admin'],
+      ['snapshotHistory', 'admin'],
+      ['changes', 'admin'],
       ['health', 'anonymous'],
     ]);
     // Health alone may be opened for an uptime monitor; the data routes always keep their key.

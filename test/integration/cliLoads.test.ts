@@ -1,0 +1,51 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateRiskDetections } from '../../tools/emulator';
+import { startHarness, type Harness } from '../support/harness';
+
+/**
+ * What a `risk-sync sync` process loads (issue 15): a timer-like run needs neither the local host, the demo nor the
+ * emulator (tools/), nor the CSV writer. A preloaded probe writes the process's require.cache when it exits.
+ */
+describe('risk-sync sync loads only what a sync needs', () => {
+  let h: Harness;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-loads-'));
+  const probe = path.join(dir, 'probe.js');
+  writeFileSync(
+    probe,
+    `process.once('exit', () => require('node:fs').writeFileSync(process.env.LOADED_MODULES_FILE, JSON.stringify(Object.keys(require.cache))));\n`,
+  );
+  const root = path.join(__dirname, '..', '..');
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const now = Date.now();
+    h.emulator.upsert('riskDetections', generateRiskDetections(50, { seed: 5, from: new Date(now - 86_400_000), to: new Date(now - 3_600_000) }));
+  });
+  afterAll(() => h?.close());
+
+  const modulesOf = async (args: string[], name: string) => {
+    const file = path.join(dir, `${name}.json`);
+    const result = await h.cli(args, { NODE_OPTIONS: `--require ${probe}`, LOADED_MODULES_FILE: file });
+    const modules = (JSON.parse(readFileSync(file, 'utf8')) as string[]).map((m) => path.relative(root, m).split(path.sep).join('/'));
+    return { result, modules };
+  };
+
+  it('a sync stores the records without loading tools/ or csv-stringify; --help does load the local commands', async () => {
+    const { result, modules } = await modulesOf(['sync', '--json', '-d', 'riskDetections'], 'sync');
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { outcome: string; read: number }[])[0]).toMatchObject({ outcome: 'succeeded', read: 50 });
+    // The probe works: the engine and the SDKs did load.
+    expect(modules.some((m) => m.startsWith('dist/src/sync/'))).toBe(true);
+    expect(modules.some((m) => m.startsWith('node_modules/@azure/data-tables/'))).toBe(true);
+    expect(modules.filter((m) => m.startsWith('dist/tools/'))).toEqual([]);
+    expect(modules.filter((m) => m.startsWith('node_modules/csv-stringify/'))).toEqual([]);
+    expect(modules.filter((m) => m.startsWith('dist/src/api/'))).toEqual([]);
+
+    // The help lists the local commands too, so it loads them (what the sync above did not).
+    const help = await modulesOf(['--help'], 'help');
+    expect(help.result.stdout).toMatch(/serve/);
+    expect(help.modules).toContain('dist/tools/cli.js');
+  });
+});
