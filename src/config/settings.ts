@@ -394,7 +394,7 @@ const ncrontab: Parser<{ schedule: string; scheduleIntervalMs: number }> = (raw)
     );
   }
   try {
-    const cron = new Cron(expression, { paused: true, timezone: 'UTC' });
+    const cron = new Cron(expression, { paused: true, utcOffset: 0 });
     const runs = cron.nextRuns(6);
     if (runs.length < 2) throw new Error('it never fires twice');
     let interval = Infinity;
