@@ -51,6 +51,8 @@ export interface SyncChildResult {
   sampledPeakRssMB: number;
   rssSeries: [number, number][];
   peakHeapUsedMB: number;
+  /** RSS and heap used once the modules were loaded, before the sync (MB): what the process costs before any data. */
+  atLoadMB: { rss: number; heapUsed: number };
   timings: {
     /** performance.timeOrigin of the child (ms since the epoch): converts its times to wall-clock time. */
     timeOrigin: number;
