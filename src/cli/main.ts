@@ -3,7 +3,7 @@ import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../doma
 import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
 import { Credentials } from '../graph/credential';
-import { createSyncService } from '../sync/service';
+import type * as SyncServiceModule from '../sync/service';
 import { formatStatus, formatSummary, ProgressLine } from './format';
 import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
 
@@ -41,6 +41,21 @@ export function parsePort(value: string): number {
   return n;
 }
 
+const loadSyncService = () => require('../sync/service') as typeof SyncServiceModule;
+
+/** Runs `fn` once the pending promise chains have gone as far as they can (a request they start is on its way). */
+function afterThisTurn<T>(fn: () => T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    setImmediate(() => {
+      try {
+        resolve(fn());
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('risk-sync')
     .description('Sync Microsoft Entra ID Protection data (risk detections, risky users) into Azure Table Storage')
@@ -58,7 +73,11 @@ export function buildProgram(): Command {
     .action(async (opts: { dataset?: CollectionName[]; full?: boolean; sweep?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
       const credentials = new Credentials();
-      await credentialOrExit(settings, credentials);
+      const checked = credentialOrExit(settings, credentials);
+      // The engine's modules (the Graph client, the Table SDK: most of what a run loads) load while the token request
+      // is out, not after its answer.
+      const { createSyncService } = await afterThisTurn(loadSyncService);
+      await checked;
       const service = createSyncService(settings, { credentials });
       const controller = new AbortController();
       const stop = () => {
@@ -97,7 +116,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout')
     .action(async (opts: { json?: boolean }) => {
       const settings = settingsOrExit();
-      const service = createSyncService(settings);
+      const service = loadSyncService().createSyncService(settings);
       const status = await Promise.all(settings.catalog.names.map((c) => service.readModel.status(c)));
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
