@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import { generateRiskDetections, generateRiskyUsers } from '../tools/emulator';
+import { detectionsOver90Days } from './data';
 import { cliSync, loadEntry, median, type CliSummary, type EntryLoad } from './processes';
 import { startWorld, type World } from './world';
 
@@ -107,10 +108,8 @@ export async function startup(seed: number, log: (m: string) => void, repeat = 5
     const to = new Date();
     const users = generateRiskyUsers(50, { seed, from: new Date(to.getTime() - 30 * DAY_MS), to: new Date(to.getTime() - 3_600_000) });
     world.emulator.upsert('riskyUsers', users);
-    world.emulator.upsert(
-      'riskDetections',
-      generateRiskDetections(2000, { seed, users, from: new Date(to.getTime() - 30 * DAY_MS), to: new Date(to.getTime() - 3_600_000) }),
-    );
+    // Not clamped on one instant (see detectionsOver90Days): the lookback re-reads what a tenant's would.
+    world.emulator.upsert('riskDetections', detectionsOver90Days(2000, seed, new Date(to.getTime() - 3_600_000), users));
     // The first sync (unthrottled: it reads every user's history) gives every collection a watermark.
     await cliSync([], world.env());
     world.emulator.setThrottling({ enabled: true, rps: 1 });
