@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { fixedServices } from '../src/app/services';
+import { STATE_CACHE_MS } from '../src/app/stateCache';
 import { buildFunctions } from '../src/app/functions';
 import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
 import { hasRealSettings } from '../src/config/localSettings';
@@ -108,7 +109,8 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
   const credentials = new Credentials();
   if (opts.timers) await credentialOrExit(settings, credentials);
   const service = createSyncService(settings, { credentials });
-  const functions = buildFunctions(settings, fixedServices(service));
+  // The API answers from state read at most a second ago, as the Functions app does (src/app/stateCache.ts).
+  const functions = buildFunctions(settings, fixedServices(service, { stateCacheMs: STATE_CACHE_MS }));
   let host: LocalHost;
   try {
     host = await startLocalHost({ functions, port: opts.port, hostname: opts.host, timers: opts.timers, log: stderrLogger });

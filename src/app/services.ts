@@ -5,6 +5,7 @@ import type { ReadModel } from '../store/readModel';
 import type { SyncTables } from '../store/tables';
 import type { SyncService } from '../sync/service';
 import type { AppServices } from './functions';
+import { cachingStatus, STATE_CACHE_MS } from './stateCache';
 
 /**
  * The services of one Functions app instance, built on first use: registering the functions loads no SDK, and a
@@ -36,12 +37,16 @@ export function lazyServices(settings: Settings): AppServices {
     readModel: () => {
       if (readModel) return readModel;
       const { createReadModel } = require('../store/readModel') as typeof import('../store/readModel');
-      return (readModel = createReadModel(settings, processTables(), settings.tenantId, systemClock));
+      return (readModel = cachingStatus(createReadModel(settings, processTables(), settings.tenantId, systemClock), STATE_CACHE_MS, systemClock));
     },
   };
 }
 
-/** Services that exist already (the CLI's, a test's). */
-export function fixedServices(sync: SyncService): AppServices {
-  return { sync: () => sync, readModel: () => sync.readModel };
+/**
+ * Services that exist already (the CLI's, a test's). `stateCacheMs`: the API answers from the state it read at most
+ * that long ago (see STATE_CACHE_MS; the local host uses it as Azure does, tests read the table every time).
+ */
+export function fixedServices(sync: SyncService, options: { stateCacheMs?: number } = {}): AppServices {
+  const readModel = cachingStatus(sync.readModel, options.stateCacheMs ?? 0, systemClock);
+  return { sync: () => sync, readModel: () => readModel };
 }
