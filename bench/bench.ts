@@ -355,7 +355,8 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
     await sleep(1100);
     world.emulator.resetStats();
     log('  quiet run (nothing new, both collections)...');
-    const q = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections,riskyUsers'], world.env(), 60_000);
+    // 10 minutes: long enough to report a run that re-reads every user's history rather than fail it.
+    const q = await runChild<SyncChildResult>('syncChild', ['--collections', 'riskDetections,riskyUsers'], world.env(), 600_000);
     const summaries = expectSucceeded(q, 'quiet run');
     const quietStats = world.emulator.stats();
     const quietLog = world.emulator.requestLog();
