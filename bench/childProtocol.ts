@@ -51,6 +51,8 @@ export interface SyncChildResult {
   sampledPeakRssMB: number;
   rssSeries: [number, number][];
   peakHeapUsedMB: number;
+  /** RSS and heap used once the modules were loaded, before the sync (MB): what the process costs before any data. */
+  atLoadMB: { rss: number; heapUsed: number };
   timings: {
     /** performance.timeOrigin of the child (ms since the epoch): converts its times to wall-clock time. */
     timeOrigin: number;
@@ -81,7 +83,22 @@ export interface CeilingChildResult {
   azuriteCpuMs?: number;
 }
 
-export type ChildResult = SyncChildResult | CeilingChildResult;
+export interface LoadChildResult {
+  kind: 'load';
+  url: string;
+  rate: number;
+  seconds: number;
+  requests: number;
+  /** Request latency (ms) as autocannon measures it, corrected for coordinated omission. */
+  latencyMs: { avg: number; p50: number; p90: number; p99: number; max: number };
+  /** Connection errors (refused, reset), timeouts (no answer in 10 s) and answers other than 2xx. */
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  statuses: Record<string, number>;
+}
+
+export type ChildResult = SyncChildResult | CeilingChildResult | LoadChildResult;
 
 export function parseChildResult(stdout: string): ChildResult | undefined {
   const line = stdout

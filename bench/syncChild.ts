@@ -13,7 +13,8 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { Command } from 'commander';
 import { loadSettings } from '../src/config/settings';
 import { GraphReader } from '../src/graph/graphReader';
-import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../src/domain/collections';
+import { catalogOf } from '../src/domain/collection';
+import { COLLECTION_NAMES, DEFAULT_CATALOG, isCollectionName, type CollectionName } from '../src/domain/collections';
 import type { Logger } from '../src/domain/logger';
 import type { RunSummary } from '../src/domain/runs';
 import { createSyncService } from '../src/sync/service';
@@ -28,10 +29,13 @@ import {
 import { ownCpuMs } from './cpu';
 
 const loadedAt = performance.now(); // the project's modules (SDKs included) are loaded
+const rssAtLoad = process.memoryUsage.rss();
+const heapAtLoad = process.memoryUsage().heapUsed;
 
 interface Options {
   collections: CollectionName[];
   full?: boolean;
+  untracked?: boolean;
   verbose?: boolean;
 }
 
@@ -112,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
       ['riskDetections'] as CollectionName[],
     )
     .option('--full', 'ignore the watermark')
+    .option('--untracked', 'bench only: the default catalog without tracked properties (no change rows), to measure what change tracking costs')
     .option('--verbose', 'a line on stderr per page stored')
     .parse(argv);
   const opts = program.opts<Options>();
@@ -136,7 +141,8 @@ async function main(argv: string[]): Promise<number> {
   sampler.unref();
 
   instrumentGraph();
-  const service = createSyncService(loadSettings(process.env));
+  const catalog = opts.untracked ? catalogOf(DEFAULT_CATALOG.collections.map((c) => ({ ...c, tracked: [] }))) : DEFAULT_CATALOG;
+  const service = createSyncService(loadSettings(process.env, catalog));
   for (const name of COLLECTION_NAMES) instrumentTable(service.tables.collections[name], 'data');
   instrumentTable(service.tables.state, 'state');
   instrumentTable(service.tables.runs, 'runs');
@@ -173,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
     sampledPeakRssMB: round(sampledPeak / 2 ** 20),
     rssSeries,
     peakHeapUsedMB: round(peakHeap / 2 ** 20),
+    atLoadMB: { rss: round(rssAtLoad / 2 ** 20), heapUsed: round(heapAtLoad / 2 ** 20) },
     timings: { timeOrigin: performance.timeOrigin, scriptStartMs: scriptStartAt, loadedMs: loadedAt, syncStartMs, syncEndMs },
     fetches,
     transactions,

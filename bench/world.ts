@@ -47,6 +47,12 @@ export interface ChildRun<T extends ChildResult = ChildResult> {
 
 const live = new Set<ChildProcess>();
 
+/** Adds a child to those killed on error or interrupt; returns the function that removes it once it has exited. */
+export function track(child: ChildProcess): () => void {
+  live.add(child);
+  return () => live.delete(child);
+}
+
 /** Kills the children still running (on error or interrupt). */
 export function killChildren(): void {
   for (const child of live) child.kill('SIGKILL');

@@ -9,6 +9,7 @@ if (!existsSync(entry)) {
   process.stderr.write('risk-sync is not built yet: run `npm run build` (or `npm start`) first\n');
   process.exit(2);
 }
-// The local host, the demo and the emulator (tools/) come with a clone, not with the deployment package.
+// The local host, the demo and the emulator (tools/) come with a clone, not with the deployment package; they are
+// loaded only for a command line that is not one of the product's own commands (main decides).
 const local = path.join(dist, 'tools', 'cli.js');
-require(entry).main(process.argv, existsSync(local) ? require(local).addLocalCommands : undefined);
+require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);

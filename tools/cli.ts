@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { fixedServices } from '../src/app/services';
+import { STATE_CACHE_MS } from '../src/app/stateCache';
 import { buildFunctions } from '../src/app/functions';
 import { credentialOrExit, EXIT_FAILED, parsePort, settingsOrExit, stderrLogger } from '../src/cli/main';
 import { hasRealSettings } from '../src/config/localSettings';
@@ -111,7 +112,11 @@ export async function serve(settings: Settings, opts: { port: number; host: stri
   const service = createSyncService(settings, { credentials });
   // POST /api/runs sends to the queue the local host polls (Azurite's, from the connection string's QueueEndpoint).
   const credential = () => credentials.for(settings);
-  const functions = buildFunctions(settings, fixedServices(service, createRunQueue(settings, credential)));
+  // The API answers from state read at most a second ago, as the Functions app does (src/app/stateCache.ts).
+  const functions = buildFunctions(
+    settings,
+    fixedServices(service, { stateCacheMs: STATE_CACHE_MS, runQueue: createRunQueue(settings, credential) }),
+  );
   const queues = queueClients(settings, credential);
   let host: LocalHost;
   try {

@@ -3,8 +3,7 @@ import type { Settings } from '../config/settings';
 import type { Logger } from '../domain/logger';
 import { afterParent, COMPLETED_OUTCOMES, type RunSummary } from '../domain/runs';
 import type { ReadModel } from '../store/readModel';
-import { findRun } from '../store/syncRuns';
-import { issuedAt, parseRunRequest, type RunQueue, type RunRequest } from '../store/runQueue';
+import type { RunQueue, RunRequest } from '../store/runQueue';
 import type { SyncService } from '../sync/service';
 import { apiRoutes } from '../api/routes';
 
@@ -125,6 +124,9 @@ function runRequests(settings: Settings, services: AppServices): QueueFunction {
     queueName: settings.runsQueue,
     connection: 'RunsQueue',
     handler: async (message, context, signal) => {
+      // Loaded with the first message, not with the registrations (the queue and Table SDKs, the message schema).
+      const { issuedAt, parseRunRequest } = require('../store/runQueue') as typeof import('../store/runQueue');
+      const { findRun } = require('../store/syncRuns') as typeof import('../store/syncRuns');
       const request = parseRunRequest(message);
       const sync = services.sync();
       const log = contextLogger(context);

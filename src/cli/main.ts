@@ -3,7 +3,7 @@ import { COLLECTION_NAMES, isCollectionName, type CollectionName } from '../doma
 import type { Logger } from '../domain/logger';
 import { COMPLETED_OUTCOMES } from '../domain/runs';
 import { Credentials } from '../graph/credential';
-import { createSyncService } from '../sync/service';
+import type * as SyncServiceModule from '../sync/service';
 import { addExportCommand } from './export';
 import { formatStatus, formatSummary, ProgressLine } from './format';
 import { credentialOrExit, EXIT_FAILED, EXIT_USAGE, relaunchForStartupVariables, settingsOrExit } from './startup';
@@ -42,6 +42,21 @@ export function parsePort(value: string): number {
   return n;
 }
 
+const loadSyncService = () => require('../sync/service') as typeof SyncServiceModule;
+
+/** Runs `fn` once the pending promise chains have gone as far as they can (a request they start is on its way). */
+function afterThisTurn<T>(fn: () => T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    setImmediate(() => {
+      try {
+        resolve(fn());
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command('risk-sync')
     .description('Sync Microsoft Entra ID Protection data (risk detections, risky users) into Azure Table Storage')
@@ -59,7 +74,11 @@ export function buildProgram(): Command {
     .action(async (opts: { dataset?: CollectionName[]; full?: boolean; sweep?: boolean; json?: boolean; timeBudget?: number }) => {
       const settings = settingsOrExit();
       const credentials = new Credentials();
-      await credentialOrExit(settings, credentials);
+      const checked = credentialOrExit(settings, credentials);
+      // The engine's modules (the Graph client, the Table SDK: most of what a run loads) load while the token request
+      // is out, not after its answer.
+      const { createSyncService } = await afterThisTurn(loadSyncService);
+      await checked;
       const service = createSyncService(settings, { credentials });
       const controller = new AbortController();
       const stop = () => {
@@ -98,7 +117,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON on stdout')
     .action(async (opts: { json?: boolean }) => {
       const settings = settingsOrExit();
-      const service = createSyncService(settings);
+      const service = loadSyncService().createSyncService(settings);
       const status = await Promise.all(settings.catalog.names.map((c) => service.readModel.status(c)));
       process.stdout.write(opts.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
@@ -107,7 +126,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). */
+/**
+ * `extend` adds commands that are not part of the product (the local host, the demo: tools/cli.ts). It is called only
+ * when the command line does not name one of the product's own commands, so `risk-sync sync` loads nothing of tools/.
+ */
 export async function main(argv: string[] = process.argv, extend?: (program: Command) => void): Promise<void> {
   try {
     const relaunched = await relaunchForStartupVariables(argv);
@@ -116,10 +138,16 @@ export async function main(argv: string[] = process.argv, extend?: (program: Com
       return;
     }
     const program = buildProgram();
-    extend?.(program);
+    if (!namesOwnCommand(program, argv)) extend?.(program);
     await program.parseAsync(argv);
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     process.exitCode = EXIT_FAILED;
   }
+}
+
+/** Whether the first argument names one of the program's commands (not `--help`, `help` or a local command). */
+export function namesOwnCommand(program: Command, argv: readonly string[]): boolean {
+  const name = argv[2];
+  return name !== undefined && program.commands.some((c) => c.name() === name || c.aliases().includes(name));
 }

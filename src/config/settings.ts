@@ -1,5 +1,4 @@
 import { Cron } from 'croner';
-import { z } from 'zod';
 import { GRAPH_CLOUDS, GRAPH_CLOUD_NAMES, type GraphCloud, type GraphCloudName } from './clouds';
 import { DEFAULT_CATALOG, type Catalog } from '../domain/collections';
 
@@ -301,68 +300,71 @@ export function tableEndpointOf(connectionString: string): URL | undefined {
   }
 }
 
-const number = (opts: { int?: boolean; min: number; max: number; unit?: string }) =>
-  z.string().transform((raw, ctx) => {
+/**
+ * A setting's parser: the value it stands for, or what is wrong with it. (Plain functions rather than a schema
+ * library: every rule here is custom, and the settings are read at every cold start, where a library's load time counts.)
+ */
+type Parser<T> = (raw: string) => T | Invalid;
+
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
+const invalid = (message: string) => new Invalid(message);
+
+/** A parser that accepts the value as it is when `test` holds. */
+const accept =
+  <T extends string = string>(test: (v: string) => boolean, message: string): Parser<T> =>
+  (v) =>
+    test(v) ? (v as T) : invalid(message);
+
+const number =
+  (opts: { int?: boolean; min: number; max: number; unit?: string }): Parser<number> =>
+  (raw) => {
     const value = Number(raw.trim());
     const shape = opts.int ? 'a whole number' : 'a number';
     if (raw.trim() === '' || !Number.isFinite(value) || (opts.int && !Number.isInteger(value)) || value < opts.min || value > opts.max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be ${shape} from ${opts.min} to ${opts.max}${opts.unit ? ` (${opts.unit})` : ''}, got ${describe(raw)}`,
-      });
-      return z.NEVER;
+      return invalid(`must be ${shape} from ${opts.min} to ${opts.max}${opts.unit ? ` (${opts.unit})` : ''}, got ${describe(raw)}`);
     }
     return value;
-  });
+  };
 
-const httpsOrigin = z.string().transform((raw, ctx) => {
+const httpsOrigin: Parser<string> = (raw) => {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `must be an absolute https URL, got ${describe(raw)}` });
-    return z.NEVER;
+    return invalid(`must be an absolute https URL, got ${describe(raw)}`);
   }
-  if (url.protocol !== 'https:') {
-    ctx.addIssue({ code: 'custom', message: `must use https (the bearer token is only sent over https), got ${describe(raw)}` });
-    return z.NEVER;
-  }
-  if (url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: `must not carry a user name or password (the part before @), got ${describe(raw)}` });
-    return z.NEVER;
-  }
+  if (url.protocol !== 'https:') return invalid(`must use https (the bearer token is only sent over https), got ${describe(raw)}`);
+  if (url.username || url.password) return invalid(`must not carry a user name or password (the part before @), got ${describe(raw)}`);
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    ctx.addIssue({ code: 'custom', message: `must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}` });
-    return z.NEVER;
+    return invalid(`must be an origin such as https://graph.example.net, without path or query, got ${describe(raw)}`);
   }
   return url.origin;
-});
+};
 
 /** The API's public origin (API_PUBLIC_BASE_URL): https, no path, query or user name; what callers reach the app on. */
-const publicOrigin = z.string().transform((raw, ctx) => {
+const publicOrigin: Parser<string> = (raw) => {
   let url: URL | undefined;
   try {
     url = new URL(raw);
   } catch {
     url = undefined;
   }
-  const problem = (why: string) => {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be the https origin callers reach the API on, such as https://func-x.azurewebsites.net (${why}), got ${describe(raw)}`,
-    });
-    return z.NEVER;
-  };
+  const problem = (why: string) =>
+    invalid(`must be the https origin callers reach the API on, such as https://func-x.azurewebsites.net (${why}), got ${describe(raw)}`);
   if (!url) return problem('not an absolute URL');
   if (url.protocol !== 'https:') return problem('https only: the links carry continuation tokens');
   if (url.username || url.password) return problem('no user name or password');
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return problem('no path, query or fragment: the links add /api/...');
   return url.origin;
-});
+};
 
 /** The URL of a storage service (table, queue): https, or http to an emulator on loopback; no credentials in it. */
-const serviceUrl = (service: 'table' | 'queue') =>
-  z.string().transform((raw, ctx) => {
+const serviceUrl =
+  (service: 'table' | 'queue'): Parser<string> =>
+  (raw) => {
     let url: URL | undefined;
     try {
       url = new URL(raw);
@@ -370,53 +372,44 @@ const serviceUrl = (service: 'table' | 'queue') =>
       url = undefined;
     }
     if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be the ${service} service URL, e.g. https://<account>.${service}.core.windows.net, got ${describe(raw)}`,
-      });
-      return z.NEVER;
+      return invalid(`must be the ${service} service URL, e.g. https://<account>.${service}.core.windows.net, got ${describe(raw)}`);
     }
     if (url.username || url.password || url.search || url.hash) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be the plain service URL, without a user name, password, query or SAS token (the app signs in with its Entra credential), got ${describe(raw)}`,
-      });
-      return z.NEVER;
+      return invalid(
+        `must be the plain service URL, without a user name, password, query or SAS token (the app signs in with its Entra credential), got ${describe(raw)}`,
+      );
     }
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-      ctx.addIssue({ code: 'custom', message: `must use https (plain http is only accepted for an emulator on loopback), got ${describe(raw)}` });
-      return z.NEVER;
+      return invalid(`must use https (plain http is only accepted for an emulator on loopback), got ${describe(raw)}`);
     }
     return url.href.replace(/\/+$/, '');
-  });
+  };
 
-const ncrontab = z.string().transform((raw, ctx) => {
+const ncrontab: Parser<{ schedule: string; scheduleIntervalMs: number }> = (raw) => {
   const expression = raw.trim();
   const fields = expression.split(/\s+/);
   if (fields.length !== 6) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `must be an NCRONTAB expression with 6 fields (second minute hour day month day-of-week), e.g. '0 */10 * * * *', got ${describe(raw)}`,
-    });
-    return z.NEVER;
+    return invalid(
+      `must be an NCRONTAB expression with 6 fields (second minute hour day month day-of-week), e.g. '0 */10 * * * *', got ${describe(raw)}`,
+    );
   }
   try {
-    const cron = new Cron(expression, { paused: true, timezone: 'UTC' });
+    const cron = new Cron(expression, { paused: true, utcOffset: 0 });
     const runs = cron.nextRuns(6);
     if (runs.length < 2) throw new Error('it never fires twice');
     let interval = Infinity;
     for (let i = 1; i < runs.length; i++) interval = Math.min(interval, runs[i]!.getTime() - runs[i - 1]!.getTime());
     return { schedule: expression, scheduleIntervalMs: interval };
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid NCRONTAB expression (${(error as Error).message}), got ${describe(raw)}` });
-    return z.NEVER;
+    return invalid(`is not a valid NCRONTAB expression (${(error as Error).message}), got ${describe(raw)}`);
   }
-});
+};
 
-const tableName = z
-  .string()
-  .refine((v) => TABLE_NAME.test(v), { message: 'must be a table name: 3 to 63 letters and digits, starting with a letter' })
-  .refine((v) => v.toLowerCase() !== 'tables', { message: "must not be 'Tables', a name Table Storage reserves" });
+const tableName: Parser<string> = (v) => {
+  if (!TABLE_NAME.test(v)) return invalid('must be a table name: 3 to 63 letters and digits, starting with a letter');
+  if (v.toLowerCase() === 'tables') return invalid("must not be 'Tables', a name Table Storage reserves");
+  return v;
+};
 
 /** Reads, validates and defaults the settings. Throws ConfigurationError naming every bad setting. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Catalog = DEFAULT_CATALOG): Settings {
@@ -426,30 +419,28 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   };
-  const read = <T>(name: string, schema: z.ZodType<T, string>): T | undefined => {
+  const read = <T>(name: string, parse: Parser<T>): T | undefined => {
     const info = settings.find((s) => s.name === name);
     const value = raw(name) ?? info?.default;
     if (value === undefined) {
       if (info?.required) problems.push({ setting: name, message: `is required. ${info.description}` });
       return undefined;
     }
-    const result = schema.safeParse(value);
-    if (!result.success) {
-      for (const issue of result.error.issues) problems.push({ setting: name, message: issue.message });
+    const result = parse(value);
+    if (result instanceof Invalid) {
+      problems.push({ setting: name, message: result.message });
       return undefined;
     }
-    return result.data;
+    return result;
   };
 
   const tenantId = read(
     'AZURE_TENANT_ID',
-    z.string().refine((v) => GUID.test(v) || DOMAIN.test(v), {
-      message: 'must be the tenant id (a GUID) or its domain name (contoso.onmicrosoft.com)',
-    }),
+    accept((v) => GUID.test(v) || DOMAIN.test(v), 'must be the tenant id (a GUID) or its domain name (contoso.onmicrosoft.com)'),
   );
   const clientId = read(
     'AZURE_CLIENT_ID',
-    z.string().refine((v) => GUID.test(v), { message: 'must be a client id (a GUID)' }),
+    accept((v) => GUID.test(v), 'must be a client id (a GUID)'),
   );
   const clientSecret = raw('AZURE_CLIENT_SECRET');
   const clientCertificatePath = raw('AZURE_CLIENT_CERTIFICATE_PATH');
@@ -461,14 +452,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   }
   const tokenCredentials = read(
     'AZURE_TOKEN_CREDENTIALS',
-    z.string().transform((v, ctx) => {
-      const choice = TOKEN_CREDENTIALS.find((c) => c.toLowerCase() === v.toLowerCase());
-      if (!choice) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${TOKEN_CREDENTIALS.join(', ')}, got ${describe(v)}` });
-        return z.NEVER;
-      }
-      return choice;
-    }),
+    (v) =>
+      TOKEN_CREDENTIALS.find((c) => c.toLowerCase() === v.toLowerCase()) ??
+      invalid(`must be one of ${TOKEN_CREDENTIALS.join(', ')}, got ${describe(v)}`),
   );
   if (tokenCredentials === 'EnvironmentCredential' && !(clientSecret || clientCertificatePath)) {
     problems.push({
@@ -478,10 +464,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   }
   const cloudName = read(
     'GRAPH_CLOUD',
-    z.string().refine((v): v is GraphCloudName => (GRAPH_CLOUD_NAMES as string[]).includes(v), {
-      message: `must be one of ${GRAPH_CLOUD_NAMES.join(', ')}`,
-    }),
-  ) as GraphCloudName | undefined;
+    accept<GraphCloudName>((v) => (GRAPH_CLOUD_NAMES as string[]).includes(v), `must be one of ${GRAPH_CLOUD_NAMES.join(', ')}`),
+  );
   const graphEndpoint = read('GRAPH_ENDPOINT', httpsOrigin);
   const authorityHost = read('AZURE_AUTHORITY_HOST', httpsOrigin);
 
@@ -525,32 +509,30 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, catalog: Cata
   const runsTable = read('TABLE_SYNC_RUNS', tableName);
   const quarantineTable = read('TABLE_QUARANTINE', tableName);
   const staleAfterRuns = read('SNAPSHOT_STALE_AFTER_RUNS', number({ min: 1, max: 1000, unit: 'schedule intervals' }));
-  const httpAuthLevel = read(
-    'HTTP_AUTH_LEVEL',
-    z.string().transform((v, ctx) => {
-      if (v === 'function' || v === 'admin') return v;
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          v === 'anonymous'
-            ? 'must be function or admin: the data routes always need a key (to let an uptime monitor call /api/health without one, set HTTP_HEALTH_AUTH_LEVEL=anonymous)'
-            : `must be function or admin, got ${describe(v)}`,
-      });
-      return z.NEVER;
-    }),
-  );
+  const httpAuthLevel = read('HTTP_AUTH_LEVEL', (v): 'function' | 'admin' | Invalid => {
+    if (v === 'function' || v === 'admin') return v;
+    return invalid(
+      v === 'anonymous'
+        ? 'must be function or admin: the data routes always need a key (to let an uptime monitor call /api/health without one, set HTTP_HEALTH_AUTH_LEVEL=anonymous)'
+        : `must be function or admin, got ${describe(v)}`,
+    );
+  });
   const healthAuthLevel = read(
     'HTTP_HEALTH_AUTH_LEVEL',
-    z.enum(['function', 'anonymous'], { error: 'must be function (the key, like the data routes) or anonymous (for an uptime monitor)' }),
+    accept<'function' | 'anonymous'>(
+      (v) => v === 'function' || v === 'anonymous',
+      'must be function (the key, like the data routes) or anonymous (for an uptime monitor)',
+    ),
   );
   const timerSchedule = read('SYNC_TIMER_SCHEDULE', ncrontab);
   // Never the Host header of a request: a next link built from it would point wherever a caller (or a proxy) says.
   const apiPublicBaseUrl = read('API_PUBLIC_BASE_URL', publicOrigin);
   const runsQueue = read(
     'RUNS_QUEUE',
-    z.string().refine((v) => /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(v), {
-      message: 'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
-    }),
+    accept(
+      (v) => /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(v),
+      'must be a queue name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit',
+    ),
   );
   const queueEndpoint = read('QUEUE_ENDPOINT', serviceUrl('queue'));
 

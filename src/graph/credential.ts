@@ -1,17 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  AzureCliCredential,
-  AzureDeveloperCliCredential,
-  AzurePowerShellCredential,
-  ChainedTokenCredential,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  ManagedIdentityCredential,
-  WorkloadIdentityCredential,
-  type AccessToken,
-  type GetTokenOptions,
-  type TokenCredential,
-} from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Settings } from '../config/settings';
 import { selectCredential, type CredentialPlan } from './credentialPlan';
 import { credentialFailure } from './credentialErrors';
@@ -20,6 +8,18 @@ import { GraphAuthenticationError } from './errors';
 export { selectCredential, type CredentialKind, type CredentialPlan, type DeveloperTool } from './credentialPlan';
 
 export function buildCredential(plan: CredentialPlan, settings: Settings, env: NodeJS.ProcessEnv = process.env): TokenCredential {
+  // The identity SDK (with MSAL) loads when a credential is first built, i.e. when the first token is needed: an API
+  // instance on a connection string (Azurite), or one that answers from its cache, never pays for it.
+  const {
+    AzureCliCredential,
+    AzureDeveloperCliCredential,
+    AzurePowerShellCredential,
+    ChainedTokenCredential,
+    ClientCertificateCredential,
+    ClientSecretCredential,
+    ManagedIdentityCredential,
+    WorkloadIdentityCredential,
+  } = require('@azure/identity') as typeof import('@azure/identity');
   const authority = { authorityHost: plan.authorityHost, disableInstanceDiscovery: plan.disableInstanceDiscovery };
   switch (plan.kind) {
     case 'client-secret':
@@ -67,17 +67,17 @@ export function renewableCredential(factory: () => TokenCredential): RenewableCr
  * when the credential can never work), and that can drop its token cache (renew) when Graph refuses a token.
  */
 export class AppCredential implements RenewableCredential {
-  private inner: TokenCredential;
+  /** Built on the first getToken (see buildCredential), and again after renew(). */
+  private inner: TokenCredential | undefined;
 
   constructor(
     readonly plan: CredentialPlan,
     private readonly build: () => TokenCredential,
-  ) {
-    this.inner = build();
-  }
+  ) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
     try {
+      this.inner ??= this.build();
       return await this.inner.getToken(scopes, options);
     } catch (error) {
       if (options?.abortSignal?.aborted || error instanceof GraphAuthenticationError) throw error;
@@ -87,7 +87,7 @@ export class AppCredential implements RenewableCredential {
 
   /** A new credential, without the cached token (after Graph refused it). */
   renew(): void {
-    this.inner = this.build();
+    this.inner = undefined;
   }
 
   /**

@@ -97,6 +97,6 @@ export function createSyncService(settings: Settings, options: ServiceOptions = 
 
 /** Whether an NCRONTAB schedule fired after `since` and at or before `now` (UTC). */
 export function isDue(schedule: string, since: number, now: number): boolean {
-  const next = new Cron(schedule, { paused: true, timezone: 'UTC' }).nextRun(new Date(since));
+  const next = new Cron(schedule, { paused: true, utcOffset: 0 }).nextRun(new Date(since));
   return next !== null && next.getTime() <= now;
 }

@@ -46,7 +46,7 @@ describe('POST /api/runs, the run queue and GET /api/runs', () => {
   const queue = () => new QueueClient(h.azurite.connectionString, h.settings().runsQueue);
   const start = async (poll: boolean, runQueue = true): Promise<LocalHost> => {
     const settings = h.settings();
-    const functions = buildFunctions(settings, fixedServices(service, runQueue ? createRunQueue(settings, () => never()) : undefined));
+    const functions = buildFunctions(settings, fixedServices(service, { runQueue: runQueue ? createRunQueue(settings, () => never()) : undefined }));
     const host = await startLocalHost({ functions, port: 0, queues: poll ? queueClients(settings, () => never()) : undefined, log });
     hosts.push(host);
     return host;

@@ -51,6 +51,8 @@ describe('a collection whose lease a live run holds', () => {
       expect(summary!.error).toMatch(/another run holds the lease of riskDetections/);
     }
 
+    // The every-second schedule must have fired since the CLI runs above started, or the tick finds nothing due.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const errors: string[] = [];
     const service = h.service({ SYNC_SCHEDULE_RISK_DETECTIONS: '* * * * * *' });
     const host = await startLocalHost({
