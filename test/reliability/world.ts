@@ -14,6 +14,7 @@ import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { Logger } from '../../src/domain/logger';
 import { createSyncService, type SyncService } from '../../src/sync/service';
 import { startStorageProxy, type StorageProxy } from '../../tools/storage-proxy/storageProxy';
+import { childEnvironment, worldSettings } from '../../tools/world';
 
 /**
  * The reliability suite's world, reused from seed to seed: one Azurite (in memory) behind the fault-injecting storage
@@ -79,11 +80,7 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
   const graphPort = Number(new URL(emulator.graphUrl).port);
   const tenantId = emulator.tenantId;
   const env: Record<string, string> = {
-    AZURE_TENANT_ID: tenantId,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    GRAPH_ENDPOINT: emulator.graphUrl,
-    TABLES_CONNECTION_STRING: proxy.connectionString,
+    ...worldSettings(emulator, proxy.connectionString),
     GRAPH_MAX_RPS: '100',
     GRAPH_RETRY_BASE_MS: '20',
     GRAPH_REQUEST_TIMEOUT_SECONDS: '2',
@@ -95,11 +92,8 @@ export async function startWorld(options: { seed?: number } = {}): Promise<World
   const direct = (name: string) => TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
   const settings = (overrides: Record<string, string> = {}) => loadSettings({ ...env, ...overrides });
 
-  const childEnv = (overrides: Record<string, string> = {}) => {
-    const base = { ...process.env };
-    for (const key of Object.keys(base)) if (/^(AZURE_|SYNC_|GRAPH_|TABLE)/.test(key)) delete base[key];
-    return { ...base, ...env, ...overrides };
-  };
+  // The emulator's certificate is trusted from start-up (scripts/test.js and the soak set NODE_EXTRA_CA_CERTS).
+  const childEnv = (overrides: Record<string, string> = {}) => childEnvironment({ ...env, ...overrides }, process.env.NODE_EXTRA_CA_CERTS);
 
   const world: World = {
     azurite,
