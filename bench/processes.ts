@@ -4,11 +4,10 @@
  * before the spawn: they include the process's own start (Node booting), which is what a timer run or a cold start
  * pays.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { track } from './world';
+import { runProcess, type FinishedProcess } from './world';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'risk-sync.js');
@@ -17,46 +16,10 @@ export const ENTRY = path.join(ROOT, 'dist', 'functions', 'index.js');
 /** A working directory without local.settings.json or a demo's settings: the settings come from the environment only. */
 export const BARE_CWD = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-bench-'));
 
-export interface TimedProcess {
-  /** Date.now() just before the spawn, and when the process exited. */
-  spawnedAt: number;
-  exitedAt: number;
-  wallMs: number;
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const STDERR_KEEP = 20_000;
+export type TimedProcess = FinishedProcess;
 
 export function runTimed(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, nodeArgs: string[] = []): Promise<TimedProcess> {
-  return new Promise((resolve, reject) => {
-    const spawnedAt = Date.now();
-    const child = spawn(process.execPath, [...nodeArgs, ...args], { env, cwd: BARE_CWD, stdio: ['ignore', 'pipe', 'pipe'] });
-    const untrack = track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.length > 2 * STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not finish within ${timeoutMs / 1000} s; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
-    }, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      untrack();
-      reject(error);
-    });
-    child.once('close', (code) => {
-      const exitedAt = Date.now();
-      clearTimeout(timer);
-      untrack();
-      resolve({ spawnedAt, exitedAt, wallMs: exitedAt - spawnedAt, exitCode: code, stdout, stderr: stderr.slice(-STDERR_KEEP) });
-    });
-  });
+  return runProcess([...nodeArgs, ...args], env, timeoutMs, BARE_CWD);
 }
 
 /** What `risk-sync sync --json` prints per collection (the fields the bench reads). */

@@ -61,14 +61,24 @@ export function killChildren(): void {
 
 const STDERR_KEEP = 20_000;
 
-/** Runs `dist/bench/<script>.js` with the given args and env; resolves with its BENCH_RESULT line. */
-export function runChild<T extends ChildResult>(script: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildRun<T>> {
+export interface FinishedProcess {
+  /** Date.now() just before the spawn, and when the process exited. */
+  spawnedAt: number;
+  exitedAt: number;
+  wallMs: number;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  /** The last 20,000 characters. */
+  stderr: string;
+}
+
+/** Runs `node <args>` (tracked for killChildren), killed after `timeoutMs`; resolves when it exits, whatever its code. */
+export function runProcess(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd?: string): Promise<FinishedProcess> {
   return new Promise((resolve, reject) => {
-    const started = performance.now();
-    // BENCH_CPU_PROF=<dir>: a CPU profile of every child (node --cpu-prof), for finding where a run's time goes.
-    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
+    const spawnedAt = Date.now();
+    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const untrack = track(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -78,29 +88,38 @@ export function runChild<T extends ChildResult>(script: string, args: string[], 
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish within ${timeoutMs / 1000} s; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
+      reject(new Error(`${args.join(' ')} did not finish within ${timeoutMs / 1000} s; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
     }, timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
-      live.delete(child);
+      untrack();
       reject(error);
     });
     child.once('close', (code, signal) => {
-      const wallMs = performance.now() - started;
+      const exitedAt = Date.now();
       clearTimeout(timer);
-      live.delete(child);
-      let result: T | undefined;
-      try {
-        result = parseChildResult(stdout) as T | undefined;
-      } catch (error) {
-        reject(new Error(`${script} printed a result that is not JSON (${(error as Error).message}); stderr:\n${stderr.slice(-STDERR_KEEP)}`));
-        return;
-      }
-      if (!result) {
-        reject(new Error(`${script} exited with ${code ?? signal} without a result; stderr:\n${stderr.slice(-STDERR_KEEP)}`));
-        return;
-      }
-      resolve({ result, wallMs, exitCode: code, stderr: stderr.slice(-STDERR_KEEP) });
+      untrack();
+      resolve({ spawnedAt, exitedAt, wallMs: exitedAt - spawnedAt, exitCode: code, signal, stdout, stderr: stderr.slice(-STDERR_KEEP) });
     });
   });
+}
+
+/** Runs `dist/bench/<script>.js` with the given args and env; resolves with its BENCH_RESULT line. */
+export async function runChild<T extends ChildResult>(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<ChildRun<T>> {
+  // BENCH_CPU_PROF=<dir>: a CPU profile of every child (node --cpu-prof), for finding where a run's time goes.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const run = await runProcess([...profile, path.join(__dirname, `${script}.js`), ...args], env, timeoutMs);
+  let result: T | undefined;
+  try {
+    result = parseChildResult(run.stdout) as T | undefined;
+  } catch (error) {
+    throw new Error(`${script} printed a result that is not JSON (${(error as Error).message}); stderr:\n${run.stderr}`, { cause: error });
+  }
+  if (!result) throw new Error(`${script} exited with ${run.exitCode ?? run.signal} without a result; stderr:\n${run.stderr}`);
+  return { result, wallMs: run.wallMs, exitCode: run.exitCode, stderr: run.stderr };
 }
