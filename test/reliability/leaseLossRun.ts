@@ -71,15 +71,7 @@ export async function runLeaseLoss(world: World, seed: number, options: LeaseLos
   if (!options.backfill) {
     const initial = await b.run(collection, { trigger: 'initial' }, logger);
     if (initial.outcome !== 'succeeded') result.violations.push(`${label}: the initial sync ended ${initial.outcome}: ${initial.error}`);
-    bump(
-      world,
-      collection,
-      world.emulator
-        .list(collection, { visibleOnly: true })
-        .map((r) => String(r.id))
-        .filter(() => rng.chance(0.6)),
-      clock,
-    );
+    bump(world, collection, someIds(world, collection, rng, 0.6), clock);
   }
 
   // A runs; once it has stored some pages, every request it sends is held.
@@ -123,15 +115,7 @@ export async function runLeaseLoss(world: World, seed: number, options: LeaseLos
   );
   result.heldBatches = world.proxy.stalled().filter((r) => r.kind === 'batch' && r.tables.includes(table)).length;
   bump(world, collection, [...heldIds], clock);
-  bump(
-    world,
-    collection,
-    world.emulator
-      .list(collection, { visibleOnly: true })
-      .map((r) => String(r.id))
-      .filter(() => rng.chance(0.1)),
-    clock,
-  );
+  bump(world, collection, someIds(world, collection, rng, 0.1), clock);
   log(`A holds ${result.heldBatches} data transactions (${heldIds.size} rows); B gets newer versions of them`);
 
   // B takes the lease once it has run out on Table Storage's clock, and syncs.
@@ -198,6 +182,14 @@ export async function runLeaseLoss(world: World, seed: number, options: LeaseLos
 }
 
 /** Newer versions (cursor now) of these records in Graph. */
+/** The ids of about `share` of the records Graph serves, drawn with the seed's stream. */
+function someIds(world: World, collection: 'riskDetections' | 'riskyUsers', rng: Prng, share: number): string[] {
+  return world.emulator
+    .list(collection, { visibleOnly: true })
+    .map((r) => String(r.id))
+    .filter(() => rng.chance(share));
+}
+
 function bump(world: World, collection: 'riskDetections' | 'riskyUsers', ids: string[], clock: Clock): void {
   const states = ['dismissed', 'remediated', 'atRisk', 'confirmedSafe'] as const;
   const byId = new Map(world.emulator.list(collection, { visibleOnly: true }).map((r) => [String(r.id), r]));
