@@ -189,6 +189,7 @@ export class GraphReader {
           this.stats.retries++;
           if (status === 429) {
             this.stats.throttles++;
+            if (retryAfterMs === undefined) this.options.pacer.throttled();
             // No Retry-After on these resources: hold every caller of this tenant for the backoff we are about to take.
             this.options.pacer.holdUntil(Date.now() + (retryAfterMs ?? retry.baseDelayMs * 2 ** (attemptNumber - 1)));
           } else if (retryAfterMs !== undefined) {

@@ -1,3 +1,7 @@
+const WIDENING_STEP = 0.02;
+const MAX_WIDENING = 1.1;
+const NARROW_AFTER = 50;
+
 /**
  * Spaces out Graph requests so that all collections of one tenant together stay under the tenant's budget
  * (Identity Protection allows 1 request/s per tenant for all apps). One pacer per tenant and budget for the whole
@@ -5,7 +9,12 @@
  */
 export class Pacer {
   private nextSlot = 0;
-  readonly intervalMs: number;
+  /** When the last request was actually let go: a caller whose timer fired late pushes the next one back. */
+  private lastSentAt = -Infinity;
+  private readonly baseIntervalMs: number;
+  /** The interval in force: the base one, widened after a throttle (see throttled) and narrowed back as requests pass. */
+  private currentIntervalMs: number;
+  private passedSinceWidened = 0;
   /** A request on a connection that may be new (first of the process, or after an idle spell) still in flight. */
   private coldRequest?: Promise<void>;
   private lastSettledAt = -Infinity;
@@ -17,7 +26,22 @@ export class Pacer {
     margin = 0.015,
     private readonly idleMs = 4000,
   ) {
-    this.intervalMs = (1000 / requestsPerSecond) * (1 + margin);
+    this.baseIntervalMs = (1000 / requestsPerSecond) * (1 + margin);
+    this.currentIntervalMs = this.baseIntervalMs;
+  }
+
+  get intervalMs(): number {
+    return this.currentIntervalMs;
+  }
+
+  /**
+   * A 429 from the tenant's budget although we kept the interval: requests reach Graph less evenly than we send them
+   * (a busy machine, a slow network), so each one costs a backoff of seconds. Widen the interval by 2 % of the budget,
+   * up to 10 %; every 50 requests that pass narrow it by one step again, down to the base margin.
+   */
+  throttled(): void {
+    this.currentIntervalMs = Math.min(this.baseIntervalMs * MAX_WIDENING, this.currentIntervalMs + this.baseIntervalMs * WIDENING_STEP);
+    this.passedSinceWidened = 0;
   }
 
   /**
@@ -33,9 +57,14 @@ export class Pacer {
     while (this.coldRequest) await this.coldRequest;
     const now = Date.now();
     const slot = Math.max(now, this.nextSlot);
-    this.nextSlot = slot + this.intervalMs;
+    this.nextSlot = slot + this.currentIntervalMs;
     if (slot > now) await sleep(slot - now, signal);
+    // Slots are taken ahead; if the request before this one went late (its timer fired late on a busy event loop),
+    // keep the full interval from when it actually went.
+    while (Date.now() < this.lastSentAt + this.currentIntervalMs) await sleep(this.lastSentAt + this.currentIntervalMs - Date.now(), signal);
     const sentAt = Date.now();
+    this.lastSentAt = sentAt;
+    this.nextSlot = Math.max(this.nextSlot, sentAt + this.currentIntervalMs);
     const cold = this.warmRttMs === undefined || sentAt - this.lastSettledAt > this.idleMs;
     let release = () => undefined as void;
     if (cold) this.coldRequest = new Promise<void>((resolve) => (release = resolve));
@@ -45,11 +74,15 @@ export class Pacer {
       settled = true;
       const answeredAt = Date.now();
       this.lastSettledAt = answeredAt;
+      if (this.currentIntervalMs > this.baseIntervalMs && ++this.passedSinceWidened >= NARROW_AFTER) {
+        this.currentIntervalMs = Math.max(this.baseIntervalMs, this.currentIntervalMs - this.baseIntervalMs * WIDENING_STEP);
+        this.passedSinceWidened = 0;
+      }
       if (!cold) {
         this.warmRttMs = Math.min(this.warmRttMs!, answeredAt - sentAt);
         return;
       }
-      this.holdUntil(answeredAt + this.intervalMs - (this.warmRttMs ?? 0));
+      this.holdUntil(answeredAt + this.currentIntervalMs - (this.warmRttMs ?? 0));
       this.warmRttMs ??= Infinity;
       this.coldRequest = undefined;
       release();

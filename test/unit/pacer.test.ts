@@ -44,4 +44,36 @@ describe('Pacer', () => {
     await jest.advanceTimersByTimeAsync(4000);
     expect((await p) - 1_000_000).toBeGreaterThanOrEqual(3000);
   });
+
+  it('keeps the full interval after a request whose timer fired late', async () => {
+    const pacer = new Pacer(1);
+    const warm = request(pacer, 10);
+    await jest.advanceTimersByTimeAsync(2000);
+    await warm;
+    (await pacer.acquire())();
+    const sent: number[] = [];
+    const late = pacer.acquire().then((answered) => (sent.push(Date.now()), answered()));
+    const next = pacer.acquire().then((answered) => (sent.push(Date.now()), answered()));
+    // The synchronous advance fires the first timer at its slot but runs its continuation only at the end: the
+    // request goes out ~500 ms after its slot, as on an event loop that was busy.
+    jest.advanceTimersByTime(pacer.intervalMs + 500);
+    await jest.advanceTimersByTimeAsync(5000);
+    await Promise.all([late, next]);
+    expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(pacer.intervalMs);
+  });
+
+  it('widens the interval after a throttle, up to 10 %, and narrows it back as requests pass', async () => {
+    const pacer = new Pacer(1, 0);
+    expect(pacer.intervalMs).toBe(1000);
+    pacer.throttled();
+    expect(pacer.intervalMs).toBe(1020);
+    for (let i = 0; i < 10; i++) pacer.throttled();
+    expect(pacer.intervalMs).toBe(1100);
+    for (let i = 0; i < 50; i++) {
+      const sent = request(pacer, 10);
+      await jest.advanceTimersByTimeAsync(1200);
+      await sent;
+    }
+    expect(pacer.intervalMs).toBe(1080);
+  });
 });
