@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -111,6 +111,25 @@ describe('ensureEmulatorCertificate', () => {
     const renewed = await ensureEmulatorCertificate(own);
     expect(renewed.cert).not.toBe(old.cert);
     expect(new X509Certificate(renewed.cert).ca).toBe(false);
+  });
+
+  it('gives processes that start at once the one pair written to disk', async () => {
+    const fresh = path.join(dir, 'concurrent');
+    const pairs = await Promise.all([1, 2, 3, 4].map(() => ensureEmulatorCertificate(fresh)));
+    const onDisk = await readFile(path.join(fresh, 'cert.pem'), 'utf8');
+    for (const pair of pairs) expect(pair.cert).toBe(onDisk);
+    await expect(stat(path.join(fresh, 'generating.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('takes over a lock file left by a process that died while generating', async () => {
+    const fresh = path.join(dir, 'stale-lock');
+    await mkdir(fresh, { recursive: true });
+    const lockPath = path.join(fresh, 'generating.lock');
+    await writeFile(lockPath, '');
+    const longAgo = new Date(Date.now() - 60_000);
+    await utimes(lockPath, longAgo, longAgo);
+    const pair = await ensureEmulatorCertificate(fresh);
+    expect(pair.cert).toBe(await readFile(path.join(fresh, 'cert.pem'), 'utf8'));
   });
 
   it('is trusted by a Node process through NODE_EXTRA_CA_CERTS, for 127.0.0.1 and localhost, by fetch and https', async () => {

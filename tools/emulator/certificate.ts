@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 
@@ -12,6 +12,9 @@ export interface EmulatorCertificate {
 
 const CERT_FILE = 'cert.pem';
 const KEY_FILE = 'key.pem';
+const LOCK_FILE = 'generating.lock';
+/** A lock file older than this is left over from a process that died while generating. */
+const STALE_LOCK_MS = 30_000;
 const DAY_MS = 24 * 3600 * 1000;
 /** Validity of a new certificate. */
 export const CERTIFICATE_VALID_DAYS = 60;
@@ -33,15 +36,24 @@ export async function ensureEmulatorCertificate(dir: string = path.join(process.
   const certPath = path.join(dir, CERT_FILE);
   const keyPath = path.join(dir, KEY_FILE);
 
-  // Another process may be writing the pair right now (the files are replaced by rename, key first): a
-  // mismatching pair is re-read a few times before we generate our own.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await readUsablePair(certPath, keyPath);
-    if (existing === 'missing') break;
-    if (existing !== 'unusable') return existing;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const existing = await readUsablePair(certPath, keyPath);
+  if (typeof existing === 'object') return existing;
 
+  // Several processes may start at once on a fresh checkout (a test run beside the demo, parallel soak shards):
+  // one generates the pair under a lock file, the others wait for it and read what it wrote, so every emulator
+  // serves the certificate that its clients are told to trust.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const release = await lock(path.join(dir, LOCK_FILE));
+  try {
+    const written = await readUsablePair(certPath, keyPath);
+    if (typeof written === 'object') return written;
+    return await generatePair(certPath, keyPath);
+  } finally {
+    await release();
+  }
+}
+
+async function generatePair(certPath: string, keyPath: string): Promise<EmulatorCertificate> {
   const now = Date.now();
   const pems = await generate([{ name: 'commonName', value: 'entra-risk-sync Graph emulator (localhost)' }], {
     keyType: 'rsa',
@@ -64,7 +76,6 @@ export async function ensureEmulatorCertificate(dir: string = path.join(process.
     ],
   });
 
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const suffix = `.${process.pid}.${Date.now()}.tmp`;
   await writeFile(keyPath + suffix, pems.private, { mode: 0o600 });
   await writeFile(certPath + suffix, pems.cert, { mode: 0o644 });
@@ -104,4 +115,20 @@ function isUsable(x509: X509Certificate, key: string): boolean {
     x509.checkIP('127.0.0.1') !== undefined &&
     x509.checkIP('::1') !== undefined
   );
+}
+
+/** Takes the lock file (created exclusively), waiting while another process holds it; resolves with its release. */
+async function lock(lockPath: string): Promise<() => Promise<void>> {
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      await handle.close();
+      return () => unlink(lockPath).catch(() => undefined);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const held = await stat(lockPath).catch(() => undefined);
+    if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await unlink(lockPath).catch(() => undefined);
+    else await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
