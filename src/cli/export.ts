@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import type { ExportFormat } from '../app/export';
 import type { ReadModel } from '../store/readModel';
-import { ProgressLine } from './format';
+import { formatCount, ProgressLine } from './format';
 import { EXIT_FAILED, EXIT_USAGE, settingsOrExit } from './startup';
 
 /**
@@ -23,8 +23,6 @@ interface ExportOptions {
   format: ExportFormat;
   out?: string;
 }
-
-const number = new Intl.NumberFormat('en-US');
 
 const FORMATS: readonly ExportFormat[] = ['ndjson', 'csv'];
 
@@ -114,7 +112,7 @@ async function runExport(model: ReadModel, chunks: typeof import('../app/export'
     progress.done();
     const where = opts.out === undefined ? 'stdout' : opts.out;
     process.stderr.write(
-      `exported ${number.format(rows)} ${opts.collection} records (${opts.format}, ${number.format(pages)} pages) to ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `exported ${formatCount(rows)} ${opts.collection} records (${opts.format}, ${formatCount(pages)} pages) to ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
   } catch (error) {
     progress.done();
@@ -122,7 +120,7 @@ async function runExport(model: ReadModel, chunks: typeof import('../app/export'
     if (partial === undefined && (error as NodeJS.ErrnoException).code === 'EPIPE') return;
     if (partial !== undefined) rmSync(partial, { force: true });
     const reason = controller.signal.aborted ? 'stopped on request' : (error as Error).message.split('\n', 1)[0];
-    process.stderr.write(`error: the export of ${opts.collection} did not complete (${number.format(rows)} rows read): ${reason}\n`);
+    process.stderr.write(`error: the export of ${opts.collection} did not complete (${formatCount(rows)} rows read): ${reason}\n`);
     process.exitCode = EXIT_FAILED;
   } finally {
     process.off('SIGINT', stop).off('SIGTERM', stop);

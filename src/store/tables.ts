@@ -28,22 +28,62 @@ export function createTableClients(settings: Settings, credential: TokenCredenti
   return { collections, changes, state: client(settings.stateTable), runs: client(settings.runsTable), quarantine: client(settings.quarantineTable) };
 }
 
-/** Creates the tables that do not exist yet (the sync owns its tables; creating an existing one is harmless). */
+/** The SyncState row that says which tables a run found created: PartitionKey `_sync`, RowKey `tables`. */
+export const TABLES_MARKER = { partitionKey: '_sync', rowKey: 'tables' } as const;
+
+/**
+ * Creates the tables that do not exist yet (the sync owns its tables; creating an existing one is harmless).
+ *
+ * Creating them costs a request per table on every process start (eight, answered 409 once they exist), in front
+ * of the first Graph request. So once they are all created the SyncState table keeps a row naming them, and a start
+ * that finds that row with the same names makes one read instead. A table deleted by hand afterwards makes a run
+ * fail with TableNotFound; that run drops the row (forgetTables), and the next one creates the tables again.
+ */
 export async function ensureTables(tables: SyncTables): Promise<void> {
-  await Promise.all(
-    [...Object.values(tables.collections), ...Object.values(tables.changes), tables.state, tables.runs, tables.quarantine].map(ensureTable),
-  );
+  const all = allTables(tables);
+  if (all.every((t) => ensured.has(t))) return;
+  const names = tableNames(tables);
+  const marker = await tables.state.getEntity<{ tables?: unknown }>(TABLES_MARKER.partitionKey, TABLES_MARKER.rowKey).catch((error: unknown) => {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  });
+  if (marker?.tables !== names) {
+    await Promise.all(all.map(ensureTable));
+    await tables.state.upsertEntity({ ...TABLES_MARKER, tables: names }, 'Replace');
+  }
+  for (const t of all) ensured.add(t);
+}
+
+/** After a run failed on a missing table: the next start creates the tables again. */
+export async function forgetTables(tables: SyncTables): Promise<void> {
+  for (const t of allTables(tables)) ensured.delete(t);
+  await tables.state.deleteEntity(TABLES_MARKER.partitionKey, TABLES_MARKER.rowKey).catch((error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+}
+
+export function isTableNotFound(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 404 && (error.code === 'TableNotFound' || /TableNotFound/.test(error.message));
+}
+
+function allTables(tables: SyncTables): TableClient[] {
+  return [...Object.values(tables.collections), ...Object.values(tables.changes), tables.state, tables.runs, tables.quarantine];
+}
+
+function tableNames(tables: SyncTables): string {
+  return allTables(tables)
+    .map((t) => t.tableName)
+    .sort()
+    .join(',');
 }
 
 const ensured = new WeakSet<TableClient>();
 async function ensureTable(client: TableClient): Promise<void> {
-  if (ensured.has(client)) return;
   try {
     await client.createTable();
   } catch (error) {
     if (!(error instanceof RestError && error.statusCode === 409)) throw error;
   }
-  ensured.add(client);
 }
 
 export function isStatus(error: unknown, ...statuses: number[]): boolean {

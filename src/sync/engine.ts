@@ -1,5 +1,5 @@
 import type { RunSummary } from '../domain/runs';
-import { ensureTables } from '../store/tables';
+import { ensureTables, forgetTables, isTableNotFound } from '../store/tables';
 import { readChildren } from './children';
 import { readPass } from './pass';
 import { Run, type EngineContext, type RunOptions } from './run';
@@ -24,7 +24,11 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
   try {
     await (collection.parent ? readChildren(run) : readPass(run));
   } catch (error) {
+    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
     await run.failed(error);
   }
-  return run.end();
+  return run.end().catch(async (error: unknown) => {
+    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
+    throw error;
+  });
 }

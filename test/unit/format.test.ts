@@ -1,5 +1,5 @@
 import type { Progress, RunSummary } from '../../src/domain/runs';
-import { formatRunLine, formatSummary, ProgressLine } from '../../src/cli/format';
+import { formatCount, formatRunLine, formatSummary, ProgressLine } from '../../src/cli/format';
 
 /** The run line people read (the CLI summary, the local host, the demo): summaries in, lines out. */
 const run = (overrides: Partial<RunSummary>): RunSummary => ({
@@ -102,5 +102,14 @@ describe('the progress line', () => {
     line.update({ collection: 'riskyUsers', pages: 3, read: 240, elapsedMs: 2000 } as Progress);
     expect(written.join('')).toMatch(/riskyUsers: 1 page, 80 read/);
     expect(written.join('')).toMatch(/riskyUsers: 3 pages, 240 read/);
+  });
+});
+
+describe('formatCount', () => {
+  it('writes counts as en-US does, without loading Intl', () => {
+    const en = new Intl.NumberFormat('en-US');
+    for (const n of [0, 7, 999, 1000, 12_345, 999_999, 1_000_000, 123_456_789, -1, -1234, 2 ** 40]) expect(formatCount(n)).toBe(en.format(n));
+    expect(formatCount(1234.6)).toBe('1,235');
+    expect(formatCount(Number.NaN)).toBe('NaN');
   });
 });
