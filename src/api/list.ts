@@ -7,7 +7,7 @@ import type { ReadModel } from '../store/readModel';
 import { MAX_PAGE_ROWS, readTablePage, readUpTo, tablePages } from '../store/tablePages';
 import { issueToken, queryHash, readToken } from './continuation';
 import { byteStream, csvChunks, wantsCsv } from './csv';
-import { describeError, jsonResponse, notFound, quote } from './errors';
+import { describeError, JSON_CONTENT_TYPE, notFound, quote } from './errors';
 import { nextLink, type LinkOptions } from './links';
 import { cursorClauses, filterClauses, parseQuery, type QueryFilter, type QuerySpec, type RowQuery } from './query';
 
@@ -97,12 +97,16 @@ export async function listCollection(
     return { status: 200, headers, body };
   }
 
-  const page = await readUpTo(client, filter, query.top, start);
-  const body: Record<string, unknown> = { value: page.rows.map((row) => fromEntity(definition, row)) };
-  if (page.continuation) {
-    body['@odata.nextLink'] = nextLink(request, `/api/snapshot/${collection}`, await issueToken(model.stateTable, q, page.continuation), links);
-  }
-  return jsonResponse(200, body, { 'cache-control': 'no-store' });
+  const path = `/api/snapshot/${collection}`;
+  // The same page for the same query and link within a second: dashboards poll the same URLs.
+  const key = JSON.stringify(['list', model.tenantId, filter, query.top, query.continuationToken ?? '', nextLink(request, path, '', links)]);
+  const body = await model.cached(key, async () => {
+    const page = await readUpTo(client, filter, query.top, start);
+    const value: Record<string, unknown> = { value: page.rows.map((row) => fromEntity(definition, row)) };
+    if (page.continuation) value['@odata.nextLink'] = nextLink(request, path, await issueToken(model.stateTable, q, page.continuation), links);
+    return JSON.stringify(value);
+  });
+  return { status: 200, body, headers: { 'content-type': JSON_CONTENT_TYPE, 'cache-control': 'no-store' } };
 }
 
 export function csvHeaders(name: string): Record<string, string> {

@@ -2,36 +2,102 @@ import type { Clock } from '../domain/clock';
 import type { CollectionStatus, ReadModel } from '../store/readModel';
 
 /**
- * How long one API process answers from the collections' state it read last (ms). /api/snapshot and /api/health read
- * one SyncState row per collection on every request; under load that is most of their time and most of the storage
- * account's work. The state is written by the sync (other processes), so a cached copy is at most this much behind
- * what the table holds: as if the request had come this much earlier. Nothing the API decides depends on sub-second
- * freshness (staleness is counted in schedule intervals, minutes), and an ETag seen by a client changes at most this
- * much later than the state.
+ * How long one API process answers from what it read last (ms): the collections' state (/api/snapshot,
+ * /api/health) and the JSON pages of the lists. Under load those reads are most of a request's time and most of the
+ * storage account's work. The data is written by the sync (other processes), so a cached copy is at most this much
+ * behind what the tables hold, plus the time one read takes (see RefreshingCache): as if the request had come that
+ * much earlier. Nothing the API decides depends on sub-second freshness (staleness is counted in schedule intervals,
+ * minutes), and an ETag seen by a client changes at most that much later than the state.
  */
 export const STATE_CACHE_MS = 1000;
 
 /**
- * A read model whose status() reads each collection's state at most once per `ttlMs`: concurrent requests share
- * the read in flight, a failed read is not kept (the next request reads again), and an entry older than `ttlMs` by
- * `clock` is read again. Everything else is the model's own.
+ * The oldest entry a request is answered from while a refresh reads (ms). Under steady load entries are refreshed
+ * every STATE_CACHE_MS and this is never reached; a caller that polls every few seconds finds its entry older and
+ * waits for a fresh read, so what it sees is never more than this behind.
+ */
+export const MAX_STALE_MS = 3000;
+
+interface Entry<T> {
+  /** When the read that gave `value` started. */
+  at: number;
+  value?: T;
+  /** The read in flight (the first one, or a refresh). */
+  reading?: Promise<T>;
+}
+
+/**
+ * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older shares one refresh:
+ * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
+ * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`.
+ * A request with nothing to serve waits on the read in flight. A failed read is not kept: the entry is dropped, and
+ * the next request reads again (and fails as storage does). At most `maxEntries` keys, the least recently read go.
+ */
+export class RefreshingCache<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly clock: Clock,
+    private readonly options: { maxStaleMs?: number; maxEntries?: number } = {},
+  ) {}
+
+  get(key: string, read: () => Promise<T>): Promise<T> {
+    const now = this.clock.now();
+    const entry = this.entries.get(key);
+    const age = entry?.value === undefined ? Infinity : now - entry.at;
+    if (entry && age >= 0 && age < this.ttlMs) return Promise.resolve(entry.value!);
+    if (entry && age >= 0 && age < (this.options.maxStaleMs ?? MAX_STALE_MS)) {
+      if (!entry.reading) this.refresh(key, entry, read, now);
+      return Promise.resolve(entry.value!);
+    }
+    if (entry?.reading) return entry.reading;
+    const fresh: Entry<T> = { at: now };
+    this.remember(key, fresh);
+    return this.refresh(key, fresh, read, now);
+  }
+
+  private refresh(key: string, entry: Entry<T>, read: () => Promise<T>, startedAt: number): Promise<T> {
+    const reading = read().then(
+      (value) => {
+        if (this.entries.get(key) === entry) {
+          entry.value = value;
+          entry.at = startedAt;
+          entry.reading = undefined;
+          this.remember(key, entry);
+        }
+        return value;
+      },
+      (error: unknown) => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+        throw error;
+      },
+    );
+    entry.reading = reading;
+    // A refresh nobody waits for must not be an unhandled rejection; the request that started a first read gets it.
+    reading.catch(() => undefined);
+    return reading;
+  }
+
+  private remember(key: string, entry: Entry<T>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    const max = this.options.maxEntries ?? 256;
+    while (this.entries.size > max) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+/**
+ * A read model whose status() and cached() answer from a RefreshingCache of `ttlMs` (see STATE_CACHE_MS); everything
+ * else is the model's own. With `ttlMs` 0 the model itself: every request reads the tables.
  */
 export function cachingStatus(model: ReadModel, ttlMs: number, clock: Clock): ReadModel {
   if (ttlMs <= 0) return model;
-  const entries = new Map<string, { at: number; status: Promise<CollectionStatus> }>();
+  const statuses = new RefreshingCache<CollectionStatus>(ttlMs, clock);
+  // JSON list pages: a few hundred KB each at most (top <= 1000); 64 of them bound the memory.
+  const pages = new RefreshingCache<unknown>(ttlMs, clock, { maxEntries: 64 });
   return Object.create(model, {
-    status: {
-      value: (collection: string): Promise<CollectionStatus> => {
-        const now = clock.now();
-        const cached = entries.get(collection);
-        if (cached && now - cached.at < ttlMs && now >= cached.at) return cached.status;
-        const status = model.status(collection, now);
-        entries.set(collection, { at: now, status });
-        status.catch(() => {
-          if (entries.get(collection)?.status === status) entries.delete(collection);
-        });
-        return status;
-      },
-    },
+    status: { value: (collection: string) => statuses.get(collection, () => model.status(collection, clock.now())) },
+    cached: { value: <T>(key: string, read: () => Promise<T>) => pages.get(key, read) as Promise<T> },
   }) as ReadModel;
 }

@@ -19,6 +19,11 @@ export interface ReadModel {
   /** SyncState: the API keeps its continuation signing key there. */
   readonly stateTable: TableClient;
   readonly runsTable: TableClient;
+  /**
+   * What `read` gives, or what it gave for the same `key` a moment ago (the API process's cache, src/app/stateCache.ts;
+   * here, every call reads). `key` must name everything the value depends on.
+   */
+  cached<T>(key: string, read: () => Promise<T>): Promise<T>;
 }
 
 export type AccessState = 'licensed' | 'unlicensed' | 'forbidden';
@@ -60,6 +65,7 @@ export function createReadModel(settings: Settings, tables: SyncTables, tenantId
       return table;
     },
     changesTable: (collection) => tables.changes[collection],
+    cached: (_key, read) => read(),
     async status(collection, now = clock.now()) {
       const store = new CollectionStateStore(tables.state, tenantId, collection, { leaseMs: settings.leaseSeconds * 1000, clock });
       return statusOf(settings.catalog.require(collection), settings, await store.read(), now);

@@ -1,5 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { httpFunctions } from '../../src/app/functions';
+import { cachingStatus } from '../../src/app/stateCache';
+import { systemClock } from '../../src/domain/clock';
+import type { ReadModel } from '../../src/store/readModel';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import type { SyncService } from '../../src/sync/service';
 import { quietLogger, type Harness } from '../support/harness';
@@ -9,10 +12,14 @@ export async function startApi(
   h: Harness,
   service: () => SyncService,
   overrides: Record<string, string> = {},
+  options: { cacheMs?: number } = {},
 ): Promise<LocalHost & { errors: string[] }> {
   const errors: string[] = [];
+  // With cacheMs, one caching read model as in Azure and `risk-sync serve` (src/app/stateCache.ts).
+  let cached: ReadModel | undefined;
+  const readModel = () => (options.cacheMs ? (cached ??= cachingStatus(service().readModel, options.cacheMs, systemClock)) : service().readModel);
   const host = await startLocalHost({
-    functions: httpFunctions(h.settings(overrides), { sync: service, readModel: () => service().readModel }),
+    functions: httpFunctions(h.settings(overrides), { sync: service, readModel }),
     port: 0,
     log: { ...quietLogger, error: (...a: unknown[]) => void errors.push(a.map(String).join(' ')) },
   });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { generateRiskDetections, generateRiskyUsers } from '../../tools/emulator';
 import { httpFunctions } from '../../src/app/functions';
 import { KEY_PARTITION, KEY_ROW } from '../../src/api/continuation';
+import { STATE_CACHE_MS } from '../../src/app/stateCache';
 import { startLocalHost, type LocalHost } from '../../tools/host/localHost';
 import { COLLECTIONS, type CollectionName } from '../../src/domain/collections';
 import type { SyncService } from '../../src/sync/service';
@@ -66,7 +67,9 @@ describe('GET /api/snapshot/{collection}', () => {
     await h.table('RiskDetections').createEntity({ partitionKey: tenant, rowKey: 'foreign3', ...foreign });
     await h.table('RiskyUsers').createEntity({ partitionKey: `${tenant}_x`, rowKey: 'foreign4', ...foreign });
     await h.table('RiskyUsers').createEntity({ partitionKey: 'zzzz', rowKey: 'foreign5', ...foreign });
-    api = await startApi(h, () => service);
+    // The data does not change in this file: the API answers from its cache, as in Azure, and every query must
+    // still get its own rows.
+    api = await startApi(h, () => service, {}, { cacheMs: STATE_CACHE_MS });
   });
   afterAll(async () => {
     await api?.close();

@@ -1,4 +1,4 @@
-import { cachingStatus, STATE_CACHE_MS } from '../../src/app/stateCache';
+import { cachingStatus, MAX_STALE_MS, RefreshingCache, STATE_CACHE_MS } from '../../src/app/stateCache';
 import type { CollectionStatus, ReadModel } from '../../src/store/readModel';
 
 /** A read model over a state that the test changes, counting the reads; a clock the test moves. */
@@ -31,14 +31,53 @@ describe('the API state cache (one read per collection per second per process)',
     expect(w.cached.tenantId).toBe('tenant');
   });
 
-  it('reads again once the entry is a second old: a change the sync wrote shows at most a second late', async () => {
+  it('once the entry is a second old, answers from it while one refresh reads: a change shows about a second late', async () => {
     const w = world();
     await w.cached.status('riskDetections');
     w.state.total = 2;
     expect((await w.cached.status('riskDetections')).total).toBe(1);
     w.clock.t += STATE_CACHE_MS;
+    // No request waits on storage: these get the entry's value, and share the one refresh they started.
+    const during = await Promise.all([w.cached.status('riskDetections'), w.cached.status('riskDetections')]);
+    expect(during.map((s) => s.total)).toEqual([1, 1]);
+    await new Promise((resolve) => setImmediate(resolve));
     expect((await w.cached.status('riskDetections')).total).toBe(2);
     expect(w.reads).toHaveLength(2);
+  });
+
+  it('never answers from an entry older than MAX_STALE_MS: such a request waits for the read', async () => {
+    const w = world();
+    await w.cached.status('riskDetections');
+    w.state.total = 2;
+    w.clock.t += MAX_STALE_MS;
+    expect((await w.cached.status('riskDetections')).total).toBe(2);
+  });
+
+  it('drops the entry when a refresh fails: the next request reads again and sees the failure', async () => {
+    const w = world();
+    await w.cached.status('riskDetections');
+    w.state.fail = true;
+    w.clock.t += STATE_CACHE_MS;
+    expect((await w.cached.status('riskDetections')).total).toBe(1); // the refresh starts, and fails
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(w.cached.status('riskDetections')).rejects.toThrow('storage unreachable');
+  });
+
+  it('caches list pages by key the same way, and keeps a bounded number of keys', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    let reads = 0;
+    const cache = new RefreshingCache<number>(1000, clock, { maxEntries: 2 });
+    const read = () => Promise.resolve(++reads);
+    expect(await cache.get('a', read)).toBe(1);
+    expect(await cache.get('a', read)).toBe(1);
+    expect(await cache.get('b', read)).toBe(2);
+    expect(await cache.get('c', read)).toBe(3); // 'a' was the least recently read: it goes
+    expect(await cache.get('b', read)).toBe(2);
+    expect(await cache.get('a', read)).toBe(4);
+    const model = cachingStatus({ tenantId: 't' } as unknown as ReadModel, 1000, clock);
+    expect(await model.cached('k', () => Promise.resolve('page'))).toBe('page');
+    expect(await model.cached('k', () => Promise.resolve('other'))).toBe('page');
   });
 
   it('keeps no failed read, and reads again when the clock went back', async () => {
