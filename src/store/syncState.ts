@@ -63,6 +63,11 @@ export interface CollectionState {
   quarantined?: number;
   /** How far the counts were off when they were last recounted (0: they were exact). */
   lastRecountDrift?: number;
+  /**
+   * A child collection: the parents whose children the last pass stored although their rows are not older than the
+   * watermark (written in the seconds before it), as fingerprints of their key and Timestamp (src/sync/children.ts).
+   */
+  childrenSeen?: string[];
 }
 
 export type LeaseResult =
@@ -336,6 +341,7 @@ function encodeState(tenantId: string, collection: string, s: CollectionState): 
     dataShape: s.dataShape,
     quarantined: s.quarantined,
     lastRecountDrift: s.lastRecountDrift,
+    childrenSeenJson: s.childrenSeen?.length ? JSON.stringify(s.childrenSeen) : undefined,
   };
   if (s.pass) {
     Object.assign(entity, {
@@ -399,6 +405,7 @@ function decodeState(row: Row): CollectionState {
     quarantined: row.quarantined === undefined ? undefined : num('quarantined'),
     lastRecountDrift: row.lastRecountDrift === undefined ? undefined : num('lastRecountDrift'),
   };
+  if (str('childrenSeenJson')) state.childrenSeen = JSON.parse(str('childrenSeenJson')!) as string[];
   if (str('passJson')) state.pass = JSON.parse(str('passJson')!) as PassPlan;
   else if (str('passNextLink')) {
     // A checkpoint written before passes had windows: one open window from passFrom, resumed at its next link.

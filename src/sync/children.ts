@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { odata } from '@azure/data-tables';
 import { merge } from '../domain/aggregates';
 import type { CollectionDefinition } from '../domain/collection';
@@ -15,10 +16,30 @@ import type { Run } from './run';
 /** Restarts of one parent's children after refused next links, before the run gives up. */
 const MAX_RESTARTS = 3;
 
+/** Fingerprints kept of parents not older than the watermark (16 characters each: the state row stays small). */
+const MAX_SEEN = 1000;
+
 interface Parent {
   /** `<PartitionKey>\n<RowKey>`: the order parents are read in, and the checkpoint. */
   key: string;
   id: string;
+  /** The row's Timestamp as listed (Table Storage's clock). */
+  timestamp?: string;
+}
+
+/**
+ * A parent row as it was when its children were read: a row rewritten since (its record changed) has another.
+ *
+ * The watermark is two seconds behind Table Storage's time at the listing (its Date header has whole seconds), so
+ * parent rows written in those seconds are listed again by the next pass although their children were stored: a
+ * first sync's whole last page of parents, whose history would all be read again. The pass keeps the fingerprints of
+ * those parents, and the next pass skips a parent whose row still has the fingerprint it kept.
+ */
+export function parentFingerprint(parent: Pick<Parent, 'key' | 'timestamp'>): string {
+  return createHash('sha256')
+    .update(`${parent.key}\n${parent.timestamp ?? ''}`)
+    .digest('base64url')
+    .slice(0, 16);
 }
 
 /**
@@ -42,6 +63,9 @@ export async function readChildren(run: Run): Promise<void> {
   summary.filterFrom = plan.from;
   let lastCheckpointAt = clock.now();
   const parentsOfPages = new Map<number, { parent: Parent; pages: number; records: number }>();
+  /** Parents of this pass (stored, or skipped as unchanged) that the next pass would list again: see parentFingerprint. */
+  let recent: Parent[] = [];
+  const isRecent = (parent: Parent) => parent.timestamp !== undefined && Date.parse(parent.timestamp) >= Date.parse(plan.cap!) - 1;
   const writer = run.writer({
     onCommitted: (delta, rows) => {
       merge(state.aggregates, delta);
@@ -50,6 +74,7 @@ export async function readChildren(run: Run): Promise<void> {
     onStored: (n) => {
       const done = parentsOfPages.get(n)!;
       parentsOfPages.delete(n);
+      if (isRecent(done.parent)) recent.push(done.parent);
       plan.afterKey = done.parent.key;
       plan.pages += done.pages;
       plan.records += done.records;
@@ -78,8 +103,9 @@ export async function readChildren(run: Run): Promise<void> {
   }
 
   for (;;) {
-    const { parents, serverTime } = await parentsToRead(run, ctx.tables.collections[parentName]!, plan);
+    const { parents, unchanged, serverTime } = await parentsToRead(run, ctx.tables.collections[parentName]!, plan, new Set(state.childrenSeen));
     plan.cap ??= serverTime;
+    recent.push(...unchanged.filter(isRecent));
     if (plan === resumable)
       log.info(`${collection.name}: resuming the ${plan.kind} pass started ${plan.startedAt}: ${parents.length} ${parentName} left`);
     const firstPage = (parent: Parent) => run.fetch(run.graph().url(childPath(collection, parent.id), { top: collection.pageSize }));
@@ -106,6 +132,8 @@ export async function readChildren(run: Run): Promise<void> {
     await writer.flush();
     // Every parent row written before the pass began has its children stored.
     state.watermark = plan.cap;
+    state.childrenSeen = recent.filter(isRecent).slice(0, MAX_SEEN).map(parentFingerprint);
+    recent = [];
     state.pass = undefined;
     if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: run.runId };
     if (plan.kind === 'sweep') state.recountNeeded = true; // as for a top-level collection: a sweep recounts
@@ -138,13 +166,20 @@ function newChildPass(run: Run): PassPlan {
 }
 
 /**
- * The parents to read, in table order, after the checkpoint; and Table Storage's time before it listed them (its Date
- * header has whole seconds: two seconds less, so no row written at that time or later is missed).
+ * The parents to read, in table order, after the checkpoint; the ones skipped because their row still has the
+ * fingerprint the last pass kept (`seen`, only in an incremental pass); and Table Storage's time before it listed
+ * them (its Date header has whole seconds: two seconds less, so no row written at that time or later is missed).
  */
-async function parentsToRead(run: Run, parentTable: Run['table'], plan: PassPlan): Promise<{ parents: Parent[]; serverTime: string }> {
+async function parentsToRead(
+  run: Run,
+  parentTable: Run['table'],
+  plan: PassPlan,
+  seen: Set<string>,
+): Promise<{ parents: Parent[]; unchanged: Parent[]; serverTime: string }> {
   let filter = `(${tenantFilter(run.tenantId)})`;
   if (plan.from) filter += ` and ${odata`Timestamp ge ${new Date(Date.parse(plan.from))}`}`;
   const parents: Parent[] = [];
+  const unchanged: Parent[] = [];
   let serverTime: string | undefined;
   const onResponse = (response: { headers: { get(name: string): string | undefined | null } }) => {
     const date = Date.parse(response.headers.get('date') ?? '');
@@ -152,15 +187,18 @@ async function parentsToRead(run: Run, parentTable: Run['table'], plan: PassPlan
   };
   const fallback = fromDate(run.ctx.clock.now() - 2000);
   try {
-    for await (const row of parentTable.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] }, onResponse })) {
+    const rows = parentTable.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'Timestamp'] }, onResponse });
+    for await (const row of rows) {
       const key = `${row.partitionKey}\n${row.rowKey}`;
       if (plan.afterKey !== undefined && key <= plan.afterKey) continue;
-      parents.push({ key, id: idOfRowKey(String(row.rowKey)) });
+      const parent: Parent = { key, id: idOfRowKey(String(row.rowKey)), timestamp: typeof row.timestamp === 'string' ? row.timestamp : undefined };
+      if (plan.from && parent.timestamp !== undefined && seen.has(parentFingerprint(parent))) unchanged.push(parent);
+      else parents.push(parent);
     }
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode !== 404) throw error;
   }
-  return { parents, serverTime: serverTime ?? fallback };
+  return { parents, unchanged, serverTime: serverTime ?? fallback };
 }
 
 function childPath(collection: CollectionDefinition, parentId: string): string {
