@@ -22,8 +22,9 @@ interface Entry<T> {
   /** When the read that gave `value` started. */
   at: number;
   value?: T;
-  /** The read in flight (the first one, or a refresh). */
+  /** The read in flight (the first one, or a refresh), and when it started. */
   reading?: Promise<T>;
+  readingSince?: number;
 }
 
 /**
@@ -31,49 +32,55 @@ interface Entry<T> {
  * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
  * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`.
  * A request with nothing to serve waits on the read in flight. A failed read is not kept: the entry is dropped, and
- * the next request reads again (and fails as storage does). At most `maxEntries` keys, the least recently read go.
+ * the next request reads again (and fails as storage does). A read out longer than `maxStaleMs` is not waited for
+ * (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently read go.
  */
 export class RefreshingCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
+  private readonly maxStaleMs: number;
 
   constructor(
     private readonly ttlMs: number,
     private readonly clock: Clock,
     private readonly options: { maxStaleMs?: number; maxEntries?: number } = {},
-  ) {}
+  ) {
+    this.maxStaleMs = options.maxStaleMs ?? MAX_STALE_MS;
+  }
 
   get(key: string, read: () => Promise<T>): Promise<T> {
     const now = this.clock.now();
-    const entry = this.entries.get(key);
+    let entry = this.entries.get(key);
     const age = entry?.value === undefined ? Infinity : now - entry.at;
     if (entry && age >= 0 && age < this.ttlMs) return Promise.resolve(entry.value!);
-    if (entry && age >= 0 && age < (this.options.maxStaleMs ?? MAX_STALE_MS)) {
-      if (!entry.reading) this.refresh(key, entry, read, now);
+    const readingFor = entry?.reading ? now - entry.readingSince! : Infinity;
+    const reading = readingFor >= 0 && readingFor < this.maxStaleMs ? entry!.reading : undefined;
+    if (entry && age >= 0 && age < this.maxStaleMs) {
+      if (!reading) this.refresh(key, entry, read, now);
       return Promise.resolve(entry.value!);
     }
-    if (entry?.reading) return entry.reading;
-    const fresh: Entry<T> = { at: now };
-    this.remember(key, fresh);
-    return this.refresh(key, fresh, read, now);
+    if (reading) return reading;
+    if (!entry || age < 0) this.remember(key, (entry = { at: now }));
+    return this.refresh(key, entry, read, now);
   }
 
   private refresh(key: string, entry: Entry<T>, read: () => Promise<T>, startedAt: number): Promise<T> {
     const reading = read().then(
       (value) => {
-        if (this.entries.get(key) === entry) {
+        if (this.entries.get(key) === entry && (entry.value === undefined || startedAt >= entry.at)) {
           entry.value = value;
           entry.at = startedAt;
-          entry.reading = undefined;
           this.remember(key, entry);
         }
+        if (entry.reading === reading) entry.reading = undefined;
         return value;
       },
       (error: unknown) => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
+        if (this.entries.get(key) === entry && entry.reading === reading) this.entries.delete(key);
         throw error;
       },
     );
     entry.reading = reading;
+    entry.readingSince = startedAt;
     // A refresh nobody waits for must not be an unhandled rejection; the request that started a first read gets it.
     reading.catch(() => undefined);
     return reading;

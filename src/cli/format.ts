@@ -6,9 +6,9 @@ import type { CollectionStatus } from '../store/readModel';
  * data: 20-60 ms of every CLI start for a comma.
  */
 export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const digits = String(Math.round(Math.abs(n))).replace(/\B(?=(\d{3})+$)/g, ',');
-  return n < 0 && digits !== '0' ? `-${digits}` : digits;
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US');
+  const digits = String(Math.abs(n)).replace(/\B(?=(\d{3})+$)/g, ',');
+  return n < 0 ? `-${digits}` : digits;
 }
 
 /**

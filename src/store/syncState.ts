@@ -76,9 +76,10 @@ export type LeaseResult =
 
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
-  constructor(collection: string) {
+  constructor(collection: string, options?: { cause?: unknown }) {
     super(
       `the lease on ${collection} was taken by another run, or may have run out (this run was paused longer than SYNC_LEASE_SECONDS): stopping without writing`,
+      options,
     );
   }
 }
@@ -187,7 +188,7 @@ export class CollectionStateStore {
     try {
       await this.renew();
     } catch (error) {
-      if (isStatus(error, 412, 404)) throw new LeaseLostError(this.collection);
+      if (isStatus(error, 412, 404)) throw new LeaseLostError(this.collection, { cause: error });
       throw error;
     }
   }
@@ -294,7 +295,7 @@ export class CollectionStateStore {
       if (isStatus(error, 412) && !retried && (await this.stillOurs())) return this.writeWithLease(row, releasing, true);
       if (isStatus(error, 412, 404)) {
         clearInterval(this.heartbeat);
-        throw new LeaseLostError(this.collection);
+        throw new LeaseLostError(this.collection, { cause: error });
       }
       throw error;
     }

@@ -48,7 +48,9 @@ export async function ensureTables(tables: SyncTables): Promise<void> {
     throw error;
   });
   if (marker?.tables !== names) {
-    await Promise.all(all.map(ensureTable));
+    const created = await Promise.all(all.map(ensureTable));
+    // A table still being deleted (409 TableBeingDeleted) is not there yet: no row, so the next start tries again.
+    if (!created.every(Boolean)) return;
     await tables.state.upsertEntity({ ...TABLES_MARKER, tables: names }, 'Replace');
   }
   for (const t of all) ensured.add(t);
@@ -62,8 +64,10 @@ export async function forgetTables(tables: SyncTables): Promise<void> {
   });
 }
 
+/** A 404 TableNotFound, or an error caused by one (a lease lost because its table was deleted). */
 export function isTableNotFound(error: unknown): boolean {
-  return error instanceof RestError && error.statusCode === 404 && (error.code === 'TableNotFound' || /TableNotFound/.test(error.message));
+  if (error instanceof RestError) return error.statusCode === 404 && (error.code === 'TableNotFound' || /TableNotFound/.test(error.message));
+  return error instanceof Error && error.cause !== undefined && isTableNotFound(error.cause);
 }
 
 function allTables(tables: SyncTables): TableClient[] {
@@ -78,11 +82,14 @@ function tableNames(tables: SyncTables): string {
 }
 
 const ensured = new WeakSet<TableClient>();
-async function ensureTable(client: TableClient): Promise<void> {
+/** True when the table exists now: created, or there already (409 TableAlreadyExists). */
+async function ensureTable(client: TableClient): Promise<boolean> {
   try {
     await client.createTable();
+    return true;
   } catch (error) {
     if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+    return error.code === undefined || error.code === 'TableAlreadyExists' || /TableAlreadyExists/.test(error.message);
   }
 }
 

@@ -17,6 +17,16 @@ export type { EngineContext, RunOptions } from './run';
  *    counts, last run) is saved, the lease given up and the SyncRuns row written.
  */
 export async function syncCollection(ctx: EngineContext, tenantId: string, name: string, options: RunOptions): Promise<RunSummary> {
+  try {
+    return await runCollection(ctx, tenantId, name, options);
+  } catch (error) {
+    // A table deleted by hand: the next start creates the tables again (see ensureTables).
+    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function runCollection(ctx: EngineContext, tenantId: string, name: string, options: RunOptions): Promise<RunSummary> {
   const collection = ctx.settings.catalog.require(name);
   await ensureTables(ctx.tables);
   const run = await Run.begin(ctx, tenantId, collection, options);
@@ -27,8 +37,5 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
     if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
     await run.failed(error);
   }
-  return run.end().catch(async (error: unknown) => {
-    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
-    throw error;
-  });
+  return run.end();
 }

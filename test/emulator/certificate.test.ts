@@ -121,6 +121,19 @@ describe('ensureEmulatorCertificate', () => {
     await expect(stat(path.join(fresh, 'generating.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('takes over at once a lock file whose process is gone', async () => {
+    const fresh = path.join(dir, 'dead-holder');
+    await mkdir(fresh, { recursive: true });
+    // A pid that is not running: a child that has exited.
+    const gone = await new Promise<number>((resolve) => {
+      const child = execFile(process.execPath, ['-e', '0']);
+      child.once('exit', () => resolve(child.pid!));
+    });
+    await writeFile(path.join(fresh, 'generating.lock'), String(gone));
+    const pair = await ensureEmulatorCertificate(fresh);
+    expect(pair.cert).toBe(await readFile(path.join(fresh, 'cert.pem'), 'utf8'));
+  });
+
   it('takes over a lock file left by a process that died while generating', async () => {
     const fresh = path.join(dir, 'stale-lock');
     await mkdir(fresh, { recursive: true });

@@ -214,7 +214,8 @@ export async function clearTables(direct: (name: string) => TableClient): Promis
       const byPartition = new Map<string, string[]>();
       try {
         for await (const row of client.listEntities({ queryOptions: { select: ['PartitionKey', 'RowKey'] } })) {
-          if (row.partitionKey === '_api') continue;
+          // The API's signing key and the sync's table marker (the tables stay; only their rows go).
+          if (row.partitionKey === '_api' || row.partitionKey === '_sync') continue;
           const list = byPartition.get(row.partitionKey!) ?? [];
           list.push(row.rowKey!);
           byPartition.set(row.partitionKey!, list);

@@ -109,7 +109,6 @@ describe('formatCount', () => {
   it('writes counts as en-US does, without loading Intl', () => {
     const en = new Intl.NumberFormat('en-US');
     for (const n of [0, 7, 999, 1000, 12_345, 999_999, 1_000_000, 123_456_789, -1, -1234, 2 ** 40]) expect(formatCount(n)).toBe(en.format(n));
-    expect(formatCount(1234.6)).toBe('1,235');
-    expect(formatCount(Number.NaN)).toBe('NaN');
+    for (const n of [1234.6, Number.NaN, 1e21]) expect(formatCount(n)).toBe(en.format(n));
   });
 });

@@ -64,6 +64,16 @@ describe('the API state cache (one read per collection per second per process)',
     await expect(w.cached.status('riskDetections')).rejects.toThrow('storage unreachable');
   });
 
+  it('does not wait for ever on a read that hangs: past MAX_STALE_MS the next request starts another', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    const cache = new RefreshingCache<string>(1000, clock);
+    const hung = cache.get('k', () => new Promise<string>(() => undefined));
+    clock.t += MAX_STALE_MS;
+    expect(await cache.get('k', () => Promise.resolve('second read'))).toBe('second read');
+    expect(await cache.get('k', () => Promise.resolve('third'))).toBe('second read');
+    void hung;
+  });
+
   it('caches list pages by key the same way, and keeps a bounded number of keys', async () => {
     const clock = { t: 0, now: () => clock.t };
     let reads = 0;

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 
@@ -43,14 +43,21 @@ export async function ensureEmulatorCertificate(dir: string = path.join(process.
   // one generates the pair under a lock file, the others wait for it and read what it wrote, so every emulator
   // serves the certificate that its clients are told to trust.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const release = await lock(path.join(dir, LOCK_FILE));
-  try {
-    const written = await readUsablePair(certPath, keyPath);
-    if (typeof written === 'object') return written;
-    return await generatePair(certPath, keyPath);
-  } finally {
-    await release();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const release = await lock(path.join(dir, LOCK_FILE));
+    try {
+      const written = await readUsablePair(certPath, keyPath);
+      if (typeof written === 'object') return written;
+      await generatePair(certPath, keyPath);
+      // What is on disk is what clients trust: return that, not what we generated (a lock taken over from a process
+      // thought dead could have let another writer in).
+      const onDisk = await readUsablePair(certPath, keyPath);
+      if (typeof onDisk === 'object') return onDisk;
+    } finally {
+      await release();
+    }
   }
+  throw new Error(`could not write a usable certificate and key to ${dir}: delete that directory and start again`);
 }
 
 async function generatePair(certPath: string, keyPath: string): Promise<EmulatorCertificate> {
@@ -117,18 +124,37 @@ function isUsable(x509: X509Certificate, key: string): boolean {
   );
 }
 
-/** Takes the lock file (created exclusively), waiting while another process holds it; resolves with its release. */
+/**
+ * Takes the lock file (created exclusively, holding our pid), waiting while another live process holds it; resolves
+ * with its release, which removes the file only while it is still ours. A lock whose process is gone (killed while
+ * generating), or older than STALE_LOCK_MS, is taken over.
+ */
 async function lock(lockPath: string): Promise<() => Promise<void>> {
+  const ours = String(process.pid);
   for (;;) {
     try {
-      const handle = await open(lockPath, 'wx', 0o600);
-      await handle.close();
-      return () => unlink(lockPath).catch(() => undefined);
+      await writeFile(lockPath, ours, { flag: 'wx', mode: 0o600 });
+      return async () => {
+        if ((await readFile(lockPath, 'utf8').catch(() => undefined)) === ours) await unlink(lockPath).catch(() => undefined);
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const held = await stat(lockPath).catch(() => undefined);
-    if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await unlink(lockPath).catch(() => undefined);
-    else await new Promise((resolve) => setTimeout(resolve, 50));
+    const [held, holder] = await Promise.all([stat(lockPath).catch(() => undefined), readFile(lockPath, 'utf8').catch(() => undefined)]);
+    if (held && (Date.now() - held.mtimeMs > STALE_LOCK_MS || (holder !== undefined && holder !== '' && !isAlive(Number(holder))))) {
+      await unlink(lockPath).catch(() => undefined);
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
