@@ -26,7 +26,11 @@ describe('a collection whose lease a live run holds', () => {
     // A live run that holds the lease: its first Graph answer does not come before the test stops it.
     h.emulator.faults.add({ kind: 'slow', delayMs: 120_000, count: 1 });
     const stop = new AbortController();
-    const holder = h.service({ SYNC_LEASE_SECONDS: '30' }).run('riskDetections', { trigger: 'holder', signal: stop.signal }, quietLogger);
+    // Its request timeout outlasts the test (the harness's 5 s would let it retry and finish while a loaded machine is
+    // still running the CLI below); the test stops it.
+    const holder = h
+      .service({ SYNC_LEASE_SECONDS: '30', GRAPH_REQUEST_TIMEOUT_SECONDS: '300' })
+      .run('riskDetections', { trigger: 'holder', signal: stop.signal }, quietLogger);
     await eventually(
       async () => {
         try {
