@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { RestError } from '@azure/data-tables';
+import type { CollectionDefinition } from '../domain/collection';
 import type { RunSummary } from '../domain/runs';
 import { ensureTables, forgetTables, isTableNotFound } from '../store/tables';
 import { readChildren } from './children';
 import { readPass } from './pass';
 import { Run, type EngineContext, type RunOptions } from './run';
+
+/** Attempts at beginning a run (the tables, the lease) when storage does not answer. */
+const BEGIN_ATTEMPTS = 3;
 
 export type { EngineContext, RunOptions } from './run';
 
@@ -27,10 +33,9 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
 }
 
 async function runCollection(ctx: EngineContext, tenantId: string, name: string, options: RunOptions): Promise<RunSummary> {
-  const collection = ctx.settings.catalog.require(name);
-  await ensureTables(ctx.tables);
-  const run = await Run.begin(ctx, tenantId, collection, options);
+  const run = await begin(ctx, tenantId, ctx.settings.catalog.require(name), options);
   if (!(run instanceof Run)) return run;
+  const { collection } = run;
   try {
     await (collection.parent ? readChildren(run) : readPass(run));
   } catch (error) {
@@ -38,4 +43,28 @@ async function runCollection(ctx: EngineContext, tenantId: string, name: string,
     await run.failed(error);
   }
   return run.end();
+}
+
+/**
+ * The tables and the lease. Storage that did not answer (a reset connection, a timeout, a 5xx) after the SDK's own
+ * retries is tried twice more, a second apart, with the same run id: a lease written whose answer was lost is ours
+ * (judgeLease). A store that stays down fails the run with its error; nothing can be recorded then.
+ */
+async function begin(ctx: EngineContext, tenantId: string, collection: CollectionDefinition, options: RunOptions): Promise<Run | RunSummary> {
+  const runOptions = { ...options, runId: options.runId ?? randomUUID() };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTables(ctx.tables);
+      return await Run.begin(ctx, tenantId, collection, runOptions);
+    } catch (error) {
+      if (attempt >= BEGIN_ATTEMPTS || !isUnanswered(error) || options.signal?.aborted) throw error;
+      ctx.log.warn(`${collection.name}: storage did not answer while the run began (${(error as Error).message}); trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+    }
+  }
+}
+
+function isUnanswered(error: unknown): boolean {
+  if (!(error instanceof RestError)) return false;
+  return error.statusCode === undefined || error.statusCode === 408 || error.statusCode >= 500;
 }

@@ -105,6 +105,14 @@ describe('reliability regressions', () => {
     expect(await checkFinal(world, runs, 'lost state answer')).toEqual([]);
   });
 
+  it('storage resets every read while a run begins, more often than the SDK retries: the run still ends with an outcome', async () => {
+    await tenant(306);
+    world.proxy.addFault({ kind: 'reset', count: 5, match: { kinds: ['read'], tables: ['SyncState'] } });
+    expect(await run('riskDetections')).toMatchObject({ outcome: 'succeeded' });
+    await run('riskyUsers');
+    expect(await checkFinal(world, runs, 'resets as a run began')).toEqual([]);
+  });
+
   it('the answer to the lease acquisition is lost after it committed: the run does not step aside for itself', async () => {
     await tenant(303);
     world.proxy.addFault({ kind: 'lostResponse', count: 1, match: { kinds: ['write'], tables: ['SyncState'] } });
