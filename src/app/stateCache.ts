@@ -13,10 +13,11 @@ export const STATE_CACHE_MS = 1000;
 
 /**
  * The oldest entry a request is answered from while a refresh reads (ms). Under steady load entries are refreshed
- * every STATE_CACHE_MS and this is never reached; a caller that polls every few seconds finds its entry older and
- * waits for a fresh read, so what it sees is never more than this behind.
+ * every STATE_CACHE_MS and this is reached only when storage is slow to answer (a sync writing hard into the same
+ * account): requests are still answered at once, from at most this far back. A caller that polls less often than
+ * this finds its entry older and waits for a fresh read, so what it sees is never more than this behind.
  */
-export const MAX_STALE_MS = 3000;
+export const MAX_STALE_MS = 10_000;
 
 interface Entry<T> {
   /** When the read that gave `value` started. */
