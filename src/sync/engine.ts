@@ -47,7 +47,7 @@ async function runCollection(ctx: EngineContext, tenantId: string, name: string,
 
 /**
  * The tables and the lease. Storage that did not answer (a reset connection, a timeout, a 5xx) after the SDK's own
- * retries is tried twice more, a second apart, with the same run id: a lease written whose answer was lost is ours
+ * retries is tried twice more, after 1 s and 2 s, with the same run id: a lease written whose answer was lost is ours
  * (judgeLease). A store that stays down fails the run with its error; nothing can be recorded then.
  */
 async function begin(ctx: EngineContext, tenantId: string, collection: CollectionDefinition, options: RunOptions): Promise<Run | RunSummary> {
