@@ -11,7 +11,7 @@ import type { Settings } from '../config/settings';
 import type { GraphRecord } from '../domain/collection';
 import type { RenewableCredential } from './credential';
 import { GraphAuthenticationError, GraphCertificateError, GraphRequestError, GraphTransportError, isTlsTrustFailure } from './errors';
-import type { Pacer } from './pacer';
+import { sleep, type Pacer } from './pacer';
 import { firstPageUrl, type PageQuery } from './query';
 import { formatTicks, ticksOfDate } from '../domain/datetime';
 
@@ -237,22 +237,6 @@ export class GraphReader {
       throw new GraphTransportError(reason, url);
     }
   }
-}
-
-/** A timer that an abort cuts short (rejecting with the signal's reason). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 class FreshTokenNeeded extends Error {

@@ -112,6 +112,7 @@ export class Pacers {
   }
 }
 
+/** A timer that an abort cuts short (rejecting with the signal's reason). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);

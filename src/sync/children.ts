@@ -132,7 +132,7 @@ export async function readChildren(run: Run): Promise<void> {
     await writer.flush();
     // Every parent row written before the pass began has its children stored.
     state.watermark = plan.cap;
-    state.childrenSeen = recent.filter(isRecent).slice(0, MAX_SEEN).map(parentFingerprint);
+    state.childrenSeen = recent.slice(0, MAX_SEEN).map(parentFingerprint);
     recent = [];
     state.pass = undefined;
     if (plan.kind !== 'incremental') state.lastSweep = { finishedAt: run.isoNow(), found: plan.kind === 'sweep' ? plan.found : 0, runId: run.runId };
