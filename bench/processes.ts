@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runProcess, type FinishedProcess } from './world';
+import { CLI_NODE_FLAGS, runProcess, type FinishedProcess } from './world';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'risk-sync.js');
@@ -40,7 +40,7 @@ export interface CliSummary {
 
 /** `risk-sync sync --json [args]`; throws unless every collection succeeded. */
 export async function cliSync(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<TimedProcess & { summaries: CliSummary[] }> {
-  const run = await runTimed([CLI, 'sync', '--json', ...args], env, timeoutMs);
+  const run = await runTimed([...CLI_NODE_FLAGS, CLI, 'sync', '--json', ...args], env, timeoutMs);
   let summaries: CliSummary[];
   try {
     summaries = JSON.parse(run.stdout) as CliSummary[];
@@ -76,7 +76,7 @@ export interface EntryLoad {
 }
 
 export async function loadEntry(env: NodeJS.ProcessEnv): Promise<EntryLoad> {
-  const run = await runTimed(['-e', ENTRY_PROBE], env, 60_000);
+  const run = await runTimed([...CLI_NODE_FLAGS, '-e', ENTRY_PROBE], env, 60_000);
   const line = run.stdout.split('\n').find((l) => l.startsWith('ENTRY '));
   if (!line) throw new Error(`the Functions entry point did not load (exit ${run.exitCode}):\n${run.stderr}`);
   return { ...(JSON.parse(line.slice('ENTRY '.length)) as Omit<EntryLoad, 'wallMs'>), wallMs: run.wallMs };

@@ -3,6 +3,7 @@
  * child processes that run the sync with NODE_EXTRA_CA_CERTS pointing at the emulator's certificate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GraphEmulator } from '../tools/emulator';
 import type { Azurite } from '../tools/azurite/azurite';
@@ -104,7 +105,19 @@ export function runProcess(args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
   });
 }
 
-/** Runs `dist/bench/<script>.js` with the given args and env; resolves with its BENCH_RESULT line. */
+/**
+ * The V8 flags of the CLI's first line (`#!/usr/bin/env -S node <flags>`): what `npx risk-sync` runs with, and the
+ * Functions worker too (languageWorkers__node__arguments). Every process of the product the bench starts gets them.
+ */
+export const CLI_NODE_FLAGS: readonly string[] = (() => {
+  const shebang = readFileSync(path.join(__dirname, '..', '..', 'bin', 'risk-sync.js'), 'utf8').split('\n', 1)[0]!;
+  return /^#!\/usr\/bin\/env -S node\b(.*)$/.exec(shebang)?.[1]!.trim().split(/\s+/).filter(Boolean) ?? [];
+})();
+
+/**
+ * Runs `dist/bench/<script>.js` with the given args and env; resolves with its BENCH_RESULT line. The sync child
+ * runs with the CLI's V8 flags, as `risk-sync sync` does.
+ */
 export async function runChild<T extends ChildResult>(
   script: string,
   args: string[],
@@ -113,7 +126,8 @@ export async function runChild<T extends ChildResult>(
 ): Promise<ChildRun<T>> {
   // BENCH_CPU_PROF=<dir>: a CPU profile of every child (node --cpu-prof), for finding where a run's time goes.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const run = await runProcess([...profile, path.join(__dirname, `${script}.js`), ...args], env, timeoutMs);
+  const flags = script === 'syncChild' ? CLI_NODE_FLAGS : [];
+  const run = await runProcess([...flags, ...profile, path.join(__dirname, `${script}.js`), ...args], env, timeoutMs);
   let result: T | undefined;
   try {
     result = parseChildResult(run.stdout) as T | undefined;

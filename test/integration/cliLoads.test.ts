@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,5 +59,34 @@ describe('risk-sync sync loads only what a sync needs', () => {
     const help = await modulesOf(['--help'], 'help');
     expect(help.result.stdout).toMatch(/serve/);
     expect(help.modules).toContain('dist/tools/cli.js');
+  });
+});
+
+/**
+ * Peak memory (issue 15): run as a program (`npx risk-sync`, `./bin/risk-sync.js`), the CLI gets the V8 heap flags of
+ * its first line; the same file run by `node` keeps V8's default limit. A preloaded probe writes the heap limit.
+ */
+describe('the V8 heap limit of risk-sync', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-heap-'));
+  const probe = path.join(dir, 'heap.js');
+  writeFileSync(
+    probe,
+    "process.once('exit', () => require('node:fs').writeFileSync(process.env.HEAP_LIMIT_FILE, String(require('node:v8').getHeapStatistics().heap_size_limit)));\n",
+  );
+  const cli = path.join(__dirname, '..', '..', 'bin', 'risk-sync.js');
+  const heapLimitMb = (command: string, args: string[], name: string) => {
+    const file = path.join(dir, name);
+    const result = spawnSync(command, args, { env: { ...process.env, NODE_OPTIONS: `--require ${probe}`, HEAP_LIMIT_FILE: file }, encoding: 'utf8' });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+    return Number(readFileSync(file, 'utf8')) / 2 ** 20;
+  };
+
+  it('is the first line’s --max-old-space-size (plus the young generation) when the file runs as a program', () => {
+    const oldSpaceMb = Number(/--max-old-space-size=(\d+)/.exec(readFileSync(cli, 'utf8').split('\n', 1)[0]!)?.[1]);
+    expect(oldSpaceMb).toBeGreaterThan(0);
+    const asProgram = heapLimitMb(cli, ['--help'], 'program');
+    expect(asProgram).toBeGreaterThanOrEqual(oldSpaceMb);
+    expect(asProgram).toBeLessThan(oldSpaceMb + 64);
+    expect(heapLimitMb(process.execPath, [cli, '--help'], 'node')).toBeGreaterThan(2 * oldSpaceMb);
   });
 });
