@@ -714,7 +714,6 @@ function humanReport(r: Report): string {
     }
     lines.push(
       `  the sync wrote ${sn.sync.pagesDuring} pages during the syncing measurements${sn.sync.stillWritingAtEnd ? ' and was still writing at the end' : ''}`,
-      `  load generator at nice ${[...new Set([...sn.idle, ...sn.syncing].map((x) => x.priority))].join(', ')} (bench/loadChild.ts)`,
     );
   }
   if (r.tracking) {

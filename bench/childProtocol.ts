@@ -96,8 +96,6 @@ export interface LoadChildResult {
   timeouts: number;
   non2xx: number;
   statuses: Record<string, number>;
-  /** The load generator's nice value (-10 when the OS allowed it to raise its priority, see bench/loadChild.ts). */
-  priority: number;
 }
 
 export type ChildResult = SyncChildResult | CeilingChildResult | LoadChildResult;

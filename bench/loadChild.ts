@@ -3,13 +3,7 @@
  * `node dist/bench/loadChild.js --url <url> --rate 200 --seconds 30`. autocannon at a fixed overall rate, with its
  * correction for coordinated omission (a request the server was too slow to let go out on time counts as late).
  * Prints `BENCH_RESULT <json>`.
- *
- * That correction also counts the generator's own lateness: on 2 cores shared with Azurite and a sync writing, a
- * generator at normal priority fell seconds behind its schedule while the host answered from its cache in
- * milliseconds (its event loop delay stayed at 15 ms p99, its CPU at 6-13 %), and the figures measured the generator.
- * So it asks the OS for a higher priority (nice -10; root or CAP_SYS_NICE) and reports the one it got.
  */
-import os from 'node:os';
 import { Command } from 'commander';
 import { RESULT_PREFIX, type LoadChildResult } from './childProtocol';
 
@@ -40,11 +34,6 @@ async function main(argv: string[]): Promise<void> {
     .option('--connections <n>', 'connections', Number, 10)
     .parse(argv)
     .opts<{ url: string; rate: number; seconds: number; connections: number }>();
-  try {
-    os.setPriority(-10);
-  } catch {
-    // not permitted: it runs at the priority it was started with (reported)
-  }
   const result = await autocannon({
     url: opts.url,
     connections: opts.connections,
@@ -64,7 +53,6 @@ async function main(argv: string[]): Promise<void> {
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     statuses,
-    priority: os.getPriority(),
   };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(out)}\n`);
 }

@@ -10,7 +10,7 @@ import { generateRiskDetections, generateRiskyUsers } from '../tools/emulator';
 import type { LoadChildResult } from './childProtocol';
 import { BARE_CWD, CLI, cliSync } from './processes';
 import { loadavg } from './startup';
-import { CLI_NODE_FLAGS, runChild, startWorld, track, type World } from './world';
+import { runChild, startWorld, track, type World } from './world';
 
 const DAY_MS = 86_400_000;
 
@@ -24,8 +24,6 @@ export interface RouteLoad {
   timeouts: number;
   non2xx: number;
   statuses: Record<string, number>;
-  /** The load generator's nice value (bench/loadChild.ts). */
-  priority: number;
 }
 
 export interface SnapshotLoadFigures {
@@ -47,7 +45,7 @@ interface Host {
 }
 
 async function startHost(world: World): Promise<Host> {
-  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI, 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
     env: world.env(),
     cwd: BARE_CWD,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -88,16 +86,7 @@ async function load(host: Host, route: string, rate: number, seconds: number, en
     seconds * 1000 + 60_000,
   );
   const r = run.result;
-  return {
-    route,
-    requests: r.requests,
-    latencyMs: r.latencyMs,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    non2xx: r.non2xx,
-    statuses: r.statuses,
-    priority: r.priority,
-  };
+  return { route, requests: r.requests, latencyMs: r.latencyMs, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, statuses: r.statuses };
 }
 
 export async function snapshotLoad(
@@ -148,11 +137,7 @@ export async function snapshotLoad(
     );
     world.emulator.setThrottling({ enabled: true, rps: 1 });
     world.emulator.resetStats();
-    sync = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI, 'sync', '-d', 'riskDetections'], {
-      env: world.env({ GRAPH_MAX_RPS: '1' }),
-      cwd: BARE_CWD,
-      stdio: 'ignore',
-    });
+    sync = spawn(process.execPath, [CLI, 'sync', '-d', 'riskDetections'], { env: world.env({ GRAPH_MAX_RPS: '1' }), cwd: BARE_CWD, stdio: 'ignore' });
     const untrackSync = track(sync);
     const accepted = () => world.emulator.stats().accepted;
     // Writing: the first page is stored and the next ones keep coming.

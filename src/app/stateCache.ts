@@ -13,10 +13,9 @@ export const STATE_CACHE_MS = 1000;
 
 /**
  * The oldest entry a request is answered from while a refresh reads (ms). Under steady load entries are refreshed
- * every STATE_CACHE_MS, so this is reached only when one read takes longer than this less STATE_CACHE_MS (storage
- * that hangs): until then requests are answered at once, from at most one read and STATE_CACHE_MS back. A caller that
- * polls less often than this finds its entry older and waits for a fresh read, so what it sees is never more than
- * this behind.
+ * every STATE_CACHE_MS and this is reached only when storage is slow to answer (a sync writing hard into the same
+ * account): requests are still answered at once, from at most this far back. A caller that polls less often than
+ * this finds its entry older and waits for a fresh read, so what it sees is never more than this behind.
  */
 export const MAX_STALE_MS = 10_000;
 
@@ -24,20 +23,18 @@ interface Entry<T> {
   /** When the read that gave `value` started. */
   at: number;
   value?: T;
-  /** The reads in flight (the first one, refreshes), oldest first, with when each started. */
-  readings: { since: number; promise: Promise<T> }[];
+  /** The read in flight (the first one, or a refresh), and when it started. */
+  reading?: Promise<T>;
+  readingSince?: number;
 }
 
 /**
- * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older gets the value the entry
- * holds (so no request waits on storage once a key is warm, and p99 latency is not the latency of a read), as long
- * as that value is younger than `maxStaleMs`; it starts a refresh unless one started less than `ttlMs` ago. So a key
- * is read once per `ttlMs` at most whatever the reads take: when storage takes longer than `ttlMs` to answer, several
- * reads are out at once (at most `maxStaleMs / ttlMs`) and a value lands every `ttlMs`, at most one read and `ttlMs`
- * old; one refresh at a time would let it age to twice the read time and then make requests wait. A request with
- * nothing to serve waits on the oldest read in flight. A failed read is not kept: the entry is dropped (unless a read
- * started after it has answered), and the next request reads again (and fails as storage does). A read out longer
- * than `maxStaleMs` is not waited for (a connection that hangs). At most `maxEntries` keys, the least recently read go.
+ * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older shares one refresh:
+ * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
+ * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`.
+ * A request with nothing to serve waits on the read in flight. A failed read is not kept: the entry is dropped, and
+ * the next request reads again (and fails as storage does). A read out longer than `maxStaleMs` is not waited for
+ * (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently read go.
  */
 export class RefreshingCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
@@ -56,19 +53,18 @@ export class RefreshingCache<T> {
     let entry = this.entries.get(key);
     const age = entry?.value === undefined ? Infinity : now - entry.at;
     if (entry && age >= 0 && age < this.ttlMs) return Promise.resolve(entry.value!);
-    const live = entry ? entry.readings.filter((r) => now - r.since >= 0 && now - r.since < this.maxStaleMs) : [];
+    const readingFor = entry?.reading ? now - entry.readingSince! : Infinity;
+    const reading = readingFor >= 0 && readingFor < this.maxStaleMs ? entry!.reading : undefined;
     if (entry && age >= 0 && age < this.maxStaleMs) {
-      const newest = live[live.length - 1];
-      if (!newest || now - newest.since >= this.ttlMs) this.refresh(key, entry, read, now);
+      if (!reading) this.refresh(key, entry, read, now);
       return Promise.resolve(entry.value!);
     }
-    if (live.length > 0) return live[0]!.promise;
-    if (!entry || age < 0) this.remember(key, (entry = { at: now, readings: [] }));
+    if (reading) return reading;
+    if (!entry || age < 0) this.remember(key, (entry = { at: now }));
     return this.refresh(key, entry, read, now);
   }
 
   private refresh(key: string, entry: Entry<T>, read: () => Promise<T>, startedAt: number): Promise<T> {
-    const settled = () => (entry.readings = entry.readings.filter((r) => r.promise !== reading));
     const reading = read().then(
       (value) => {
         if (this.entries.get(key) === entry && (entry.value === undefined || startedAt >= entry.at)) {
@@ -76,17 +72,16 @@ export class RefreshingCache<T> {
           entry.at = startedAt;
           this.remember(key, entry);
         }
-        settled();
+        if (entry.reading === reading) entry.reading = undefined;
         return value;
       },
       (error: unknown) => {
-        settled();
-        if (this.entries.get(key) === entry && (entry.value === undefined || entry.at < startedAt)) this.entries.delete(key);
+        if (this.entries.get(key) === entry && entry.reading === reading) this.entries.delete(key);
         throw error;
       },
     );
-    // Reads out longer than maxStaleMs are no longer waited for: they are forgotten (their answer still counts).
-    entry.readings = [...entry.readings.filter((r) => startedAt - r.since < this.maxStaleMs), { since: startedAt, promise: reading }];
+    entry.reading = reading;
+    entry.readingSince = startedAt;
     // A refresh nobody waits for must not be an unhandled rejection; the request that started a first read gets it.
     reading.catch(() => undefined);
     return reading;
