@@ -76,7 +76,7 @@ export interface EntryLoad {
 }
 
 export async function loadEntry(env: NodeJS.ProcessEnv): Promise<EntryLoad> {
-  const run = await runTimed([...CLI_NODE_FLAGS, '-e', ENTRY_PROBE], env, 60_000);
+  const run = await runTimed(['-e', ENTRY_PROBE], env, 60_000);
   const line = run.stdout.split('\n').find((l) => l.startsWith('ENTRY '));
   if (!line) throw new Error(`the Functions entry point did not load (exit ${run.exitCode}):\n${run.stderr}`);
   return { ...(JSON.parse(line.slice('ENTRY '.length)) as Omit<EntryLoad, 'wallMs'>), wallMs: run.wallMs };

@@ -106,8 +106,9 @@ export function runProcess(args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
 }
 
 /**
- * The V8 flags of the CLI's first line (`#!/usr/bin/env -S node <flags>`): what `npx risk-sync` runs with, and the
- * Functions worker too (languageWorkers__node__arguments). Every process of the product the bench starts gets them.
+ * The V8 flags of the CLI's first line (`#!/usr/bin/env -S node <flags>`): what `npx risk-sync` runs with. Every CLI
+ * process the bench starts (sync, serve) and the sync child get them; the Functions entry point's probe does not
+ * (the worker runs with V8's defaults, see infra/app/function-app.bicep).
  */
 export const CLI_NODE_FLAGS: readonly string[] = (() => {
   const shebang = readFileSync(path.join(__dirname, '..', '..', 'bin', 'risk-sync.js'), 'utf8').split('\n', 1)[0]!;

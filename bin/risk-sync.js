@@ -1,10 +1,12 @@
-#!/usr/bin/env -S node --max-old-space-size=256 --max-semi-space-size=2
+#!/usr/bin/env -S node --max-old-space-size=1024 --max-semi-space-size=2
 'use strict';
-// The V8 heap flags above are the Functions worker's too (languageWorkers__node__arguments, infra/app/function-app.bicep).
-// V8 sizes its heap from the limit: with the default (about 4 GB here) a 10,000-record sync peaked at 176-196 MB of
-// RSS, mostly garbage not yet collected; with these flags at about 107 MB, no slower (docs/benchmark.md). What a run
-// keeps alive is bounded by the pages in flight (about 20 MB), far below 256 MB. They apply when the file is run
-// as a program (`npx risk-sync`, `./bin/risk-sync.js`); `node bin/risk-sync.js` runs without them.
+// The V8 flags above: V8 sizes its heap from them. With its defaults (a 4 GB limit here) a 10,000-record sync peaked
+// at 176-198 MB of RSS, mostly pages already written that no collection had reclaimed yet; with these at 105-112 MB,
+// no slower (docs/benchmark.md). The limit leaves room for any run (a run keeps its pages in flight, some MB, alive)
+// and for `serve` with a full page cache. They apply when the file runs as a program (`npx risk-sync`,
+// `./bin/risk-sync.js`; npm's Windows shims carry them too); `node bin/risk-sync.js` runs without them. NODE_OPTIONS
+// can not override them (command-line flags win): for other flags, and on Alpine (BusyBox's env has no -S), run
+// `node <flags> bin/risk-sync.js`.
 // Node 22+ keeps the compiled code of the modules a run loads (in the OS temp directory), so the next run starts
 // faster; Node 20 has no such cache.
 require('node:module').enableCompileCache?.();

@@ -114,9 +114,9 @@ var platformAppSettings = {
   // DefaultAzureCredential tries the managed identity only: no environment, workload-identity or developer
   // credential can be picked up by accident, and a broken identity fails at once instead of after the chain.
   AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential'
-  // The Node worker's V8 heap: the flags of bin/risk-sync.js's first line (a test keeps them equal). V8 sizes its heap
-  // from the limit; a run keeps about 20 MB alive, and with the default limit its RSS grows to 2-3 times that of these.
-  languageWorkers__node__arguments: '--max-old-space-size=256 --max-semi-space-size=2'
+  // No languageWorkers__node__arguments (the V8 flags bin/risk-sync.js runs with): with it the host does not use its
+  // pre-warmed placeholder worker and starts a new Node process on every cold start, which costs more than the memory
+  // the flags save on a 2 GB instance.
 }
 
 var premiumAppSettings = {

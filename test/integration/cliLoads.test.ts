@@ -87,6 +87,7 @@ describe('the V8 heap limit of risk-sync', () => {
     const asProgram = heapLimitMb(cli, ['--help'], 'program');
     expect(asProgram).toBeGreaterThanOrEqual(oldSpaceMb);
     expect(asProgram).toBeLessThan(oldSpaceMb + 64);
-    expect(heapLimitMb(process.execPath, [cli, '--help'], 'node')).toBeGreaterThan(2 * oldSpaceMb);
+    // V8's own default depends on the machine's memory: it only has to differ.
+    expect(Math.abs(heapLimitMb(process.execPath, [cli, '--help'], 'node') - asProgram)).toBeGreaterThan(16);
   });
 });
