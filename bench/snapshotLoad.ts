@@ -10,7 +10,7 @@ import { generateRiskDetections, generateRiskyUsers } from '../tools/emulator';
 import type { LoadChildResult } from './childProtocol';
 import { BARE_CWD, CLI, cliSync } from './processes';
 import { loadavg } from './startup';
-import { runChild, startWorld, track, type World } from './world';
+import { CLI_NODE_FLAGS, runChild, startWorld, track, type World } from './world';
 
 const DAY_MS = 86_400_000;
 
@@ -45,7 +45,7 @@ interface Host {
 }
 
 async function startHost(world: World): Promise<Host> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI, 'serve', '--port', '0'], {
     env: world.env(),
     cwd: BARE_CWD,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -137,7 +137,11 @@ export async function snapshotLoad(
     );
     world.emulator.setThrottling({ enabled: true, rps: 1 });
     world.emulator.resetStats();
-    sync = spawn(process.execPath, [CLI, 'sync', '-d', 'riskDetections'], { env: world.env({ GRAPH_MAX_RPS: '1' }), cwd: BARE_CWD, stdio: 'ignore' });
+    sync = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI, 'sync', '-d', 'riskDetections'], {
+      env: world.env({ GRAPH_MAX_RPS: '1' }),
+      cwd: BARE_CWD,
+      stdio: 'ignore',
+    });
     const untrackSync = track(sync);
     const accepted = () => world.emulator.stats().accepted;
     // Writing: the first page is stored and the next ones keep coming.

@@ -102,7 +102,8 @@ export class RefreshingCache<T> {
 export function cachingStatus(model: ReadModel, ttlMs: number, clock: Clock): ReadModel {
   if (ttlMs <= 0) return model;
   const statuses = new RefreshingCache<CollectionStatus>(ttlMs, clock);
-  // JSON list pages: a few hundred KB each at most (top <= 1000); 64 of them bound the memory.
+  // JSON list pages: up to about 2 MB each (top <= 1000; names outside Latin-1 double a string's bytes); 64 of them
+  // bound the memory to about 128 MB.
   const pages = new RefreshingCache<unknown>(ttlMs, clock, { maxEntries: 64 });
   return Object.create(model, {
     status: { value: (collection: string) => statuses.get(collection, () => model.status(collection, clock.now())) },
