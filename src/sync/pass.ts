@@ -4,7 +4,7 @@ import type { PassPlan } from '../domain/pass';
 import type { GraphPage } from '../graph/graphReader';
 import { isRefusedNextLink } from '../graph/query';
 import type { CollectionState } from '../store/syncState';
-import { closeWindow, notePagesPerRun, observe, passKind, restartWindow, setCap, startPass, windowFilter } from './plan';
+import { closeWindow, notePagesPerRun, observe, passKind, restartWindow, resumePass, setCap, startPass, windowFilter } from './plan';
 import type { Run } from './run';
 
 /** Window restarts in one run before it gives up. */
@@ -22,7 +22,7 @@ export async function readPass(run: Run): Promise<void> {
   const { clock, log, settings } = ctx;
   const name = collection.name;
   const resumable = !options.full && state.pass ? state.pass : undefined;
-  let plan: PassPlan = resumable ? { ...resumable, runId: run.runId } : newPass(run, state, options.full, options.sweep);
+  let plan: PassPlan = resumable ? resumePass(resumable, run.runId) : newPass(run, state, options.full, options.sweep);
   /** A pass begun by an earlier run is followed by a new one, so that a run that succeeds has read Graph as of its start. */
   let catchUp = Boolean(resumable);
   /** The link being followed was saved by an earlier run (its refusal then means the window did not fit in a run). */

@@ -98,6 +98,14 @@ export function observe(plan: PassPlan, page: { maxCursor?: string; minCursor?: 
 }
 
 /**
+ * A pass saved by an earlier run, taken up by this one. A window none of whose pages were read yet begins in this run
+ * (closeWindow lets only a window read within one run make the next one larger).
+ */
+export function resumePass(saved: PassPlan, runId: string): PassPlan {
+  return { ...saved, runId, ...(saved.windowPages === 0 && { windowRunId: runId }) };
+}
+
+/**
  * What a complete window makes safe to commit: the highest cursor among its stored records, never past the cap. Every
  * record with a cursor at or below that value was in this window or an earlier one of the pass (windows are read
  * oldest first and each to its end), or changed after the pass began and so carries a cursor above the cap. Undefined
@@ -115,8 +123,11 @@ export function closeWindow(plan: PassPlan, watermark: string | undefined, runId
   const committed = maxDateTime(watermark, safeWatermark(plan.observed, plan.cap));
   if (plan.window.to === undefined) return { watermark: committed };
   let spanTicks = plan.spanTicks!;
-  // A window that fitted with room to spare: the next one may be larger (never beyond what a run was seen to read).
-  if (plan.windowRunId === runId && (plan.pagesPerRun === undefined || plan.windowPages * 2 <= plan.pagesPerRun)) spanTicks *= 2;
+  // A window that fitted with room to spare may be followed by a larger one: never beyond what a run was seen to read,
+  // except that a window read in one page always may (a run that read only one page must not pin the span for the
+  // rest of the pass; a doubled window that then does not fit is split again).
+  const roomToSpare = plan.pagesPerRun === undefined || plan.windowPages * 2 <= plan.pagesPerRun || plan.windowPages <= 1;
+  if (plan.windowRunId === runId && roomToSpare) spanTicks *= 2;
   const next: PassPlan = {
     ...plan,
     window: nextWindow(plan.window.to, spanTicks, plan.cap),

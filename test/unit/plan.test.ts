@@ -7,6 +7,7 @@ import {
   observe,
   passKind,
   restartWindow,
+  resumePass,
   safeWatermark,
   setCap,
   startPass,
@@ -99,6 +100,7 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
   const history: string[] = [];
   for (; runs < 10_000; runs++) {
     const runId = `run${runs}`;
+    if (runs > 0) plan = resumePass(plan, runId);
     if (runs > 0 && plan.windowPages > 0) plan = restartWindow(plan, 'expired-across-runs', runId); // the saved link expired
     let pages = 0;
     let done = false;
@@ -137,6 +139,9 @@ function simulate(cursors: bigint[], options: { pageSize: number; perRun: number
   return { runs: runs + 1, windows, read, watermark, records, history };
 }
 
+/** Halvings from the widest window (the earliest split, 2000-01-01, to the simulation's cap) down to one tick. */
+const SPLITS_TO_ONE_TICK = Math.ceil(Math.log2(Number(T0 + 1000n * HOUR - ticksOf('2000-01-01T00:00:00.0000000Z'))));
+
 describe('a pass in cursor windows', () => {
   // A window can not be split below one tick (100 ns): more records at one instant than a run can read would never
   // fit. Graph's cursors are 100 ns apart in practice; the generated ones are distinct.
@@ -151,12 +156,23 @@ describe('a pass in cursor windows', () => {
           expect(result.read.size).toBe(cursors.length);
           const max = result.records.reduce<string | undefined>((m, c) => (m === undefined || c > m ? c : m), undefined);
           expect(result.watermark).toBe(max);
-          // Bounded: each run either finishes a window or halves one; spans only grow while they fit.
-          expect(result.runs).toBeLessThan(4 * Math.ceil(cursors.length / pageSize / perRun) + 60);
+          // Bounded: each run either finishes a window or halves one; spans only grow while they fit. With one page
+          // a run, every halving down to a tick and every doubling back up costs a run of its own.
+          expect(result.runs).toBeLessThan(4 * Math.ceil(cursors.length / pageSize / perRun) + (perRun === 1 ? 2 * SPLITS_TO_ONE_TICK + 40 : 60));
         },
       ),
       { numRuns: 150 },
     );
+  });
+
+  it('ends when a run reads one page only: windows grow again after a split (a random counterexample of the property above)', () => {
+    // Before: a window was doubled only if it took at most half of the fewest pages a run had read, so with one page
+    // a run the windows kept the one-tick span of the split and crawled toward the cap: 10,000 runs without an end.
+    const result = simulate([0n, 2n, 1n], { pageSize: 2, perRun: 1 });
+    expect(result.read.size).toBe(3);
+    expect(result.runs).toBeLessThan(4 * 2 + 2 * SPLITS_TO_ONE_TICK + 40);
+    const dense = Array.from({ length: 300 }, (_, i) => BigInt(i));
+    expect(simulate(dense, { pageSize: 7, perRun: 1 }).runs).toBeLessThan(4 * Math.ceil(300 / 7) + 2 * SPLITS_TO_ONE_TICK + 40);
   });
 
   it('a backfill far larger than a run completes over many windows (every next link expired between runs)', () => {
