@@ -123,11 +123,10 @@ export function closeWindow(plan: PassPlan, watermark: string | undefined, runId
   const committed = maxDateTime(watermark, safeWatermark(plan.observed, plan.cap));
   if (plan.window.to === undefined) return { watermark: committed };
   let spanTicks = plan.spanTicks!;
-  // A window that fitted with room to spare may be followed by a larger one: never beyond what a run was seen to read,
-  // except that a window read in one page always may (a run that read only one page must not pin the span for the
-  // rest of the pass; a doubled window that then does not fit is split again).
-  const roomToSpare = plan.pagesPerRun === undefined || plan.windowPages * 2 <= plan.pagesPerRun || plan.windowPages <= 1;
-  if (plan.windowRunId === runId && roomToSpare) spanTicks *= 2;
+  // A window that took at most half of what a run was seen to read may be followed by one twice its span. A run is
+  // counted as reading at least two pages: one that read only one must not pin the span for the rest of the pass (a
+  // doubled window that then does not fit is split again).
+  if (plan.windowRunId === runId && plan.windowPages * 2 <= Math.max(plan.pagesPerRun ?? Infinity, 2)) spanTicks *= 2;
   const next: PassPlan = {
     ...plan,
     window: nextWindow(plan.window.to, spanTicks, plan.cap),
