@@ -2,8 +2,8 @@
 'use strict';
 // The V8 flags above: V8 sizes its heap from them. With its defaults (a 4 GB limit here) a 10,000-record sync peaked
 // at 176-202 MB of RSS, mostly pages already written that no collection had reclaimed yet; with these at 112-125 MB,
-// no slower, for about 10 % more CPU (docs/benchmark.md). The limit leaves room for any run (a run keeps its pages in flight, some MB, alive)
-// and for `serve` with a full page cache. They apply when the file runs as a program (`npx risk-sync`,
+// no slower, for about 10 % more CPU (docs/benchmark.md). The limit leaves room for any run (a run keeps its pages
+// in flight, some MB, alive) and for `serve` with a full page cache. They apply when the file runs as a program (`npx risk-sync`,
 // `./bin/risk-sync.js`; npm's Windows shims carry them too); `node bin/risk-sync.js` runs without them. NODE_OPTIONS
 // can not override them (command-line flags win): for other flags, and on Alpine (BusyBox's env has no -S), run
 // `node <flags> bin/risk-sync.js`.
