@@ -15,11 +15,15 @@ const { existsSync } = require('node:fs');
 
 const dist = path.join(__dirname, '..', 'dist');
 const entry = path.join(dist, 'src', 'cli', 'main.js');
-if (!existsSync(entry)) {
+const bundle = path.join(dist, 'cli', 'risk-sync.js');
+if (!existsSync(entry) || !existsSync(bundle)) {
   process.stderr.write('risk-sync is not built yet: run `npm run build` (or `npm start`) first\n');
   process.exit(2);
 }
-// The local host, the demo and the emulator (tools/) come with a clone, not with the deployment package; they are
-// loaded only for a command line that is not one of the product's own commands (main decides).
+// The product's own commands run from the bundle (scripts/bundle-cli.js: one file starts sooner than hundreds). The
+// local host, the demo and the emulator (tools/) come with a clone, not with the deployment package: any other command
+// line runs from the modules, with tools/'s commands added, so that tools/ and the CLI share one copy of src/.
+const cli = require(bundle);
 const local = path.join(dist, 'tools', 'cli.js');
-require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);
+if (!existsSync(local) || cli.namesOwnCommand(cli.buildProgram(), process.argv)) cli.main(process.argv);
+else require(entry).main(process.argv, (program) => require(local).addLocalCommands(program));

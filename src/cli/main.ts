@@ -78,8 +78,10 @@ export function buildProgram(): Command {
       // The engine's modules (the Graph client, the Table SDK: most of what a run loads) load while the token request
       // is out, not after its answer.
       const { createSyncService } = await afterThisTurn(loadSyncService);
-      await checked;
       const service = createSyncService(settings, { credentials });
+      // So is the store readied (it needs no Graph token, and a credential that can never work leaves no run behind).
+      service.prepare();
+      await checked;
       const controller = new AbortController();
       const stop = () => {
         if (controller.signal.aborted) process.exit(EXIT_FAILED);

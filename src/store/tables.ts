@@ -39,9 +39,19 @@ export const TABLES_MARKER = { partitionKey: '_sync', rowKey: 'tables' } as cons
  * that finds that row with the same names makes one read instead. A table deleted by hand afterwards makes a run
  * fail with TableNotFound; that run drops the row (forgetTables), and the next one creates the tables again.
  */
-export async function ensureTables(tables: SyncTables): Promise<void> {
+export function ensureTables(tables: SyncTables): Promise<void> {
   const all = allTables(tables);
-  if (all.every((t) => ensured.has(t))) return;
+  if (all.every((t) => ensured.has(t))) return Promise.resolve();
+  // Callers at the same time (the runs of one `sync`, the CLI's start-up readying the store) share one check.
+  let pending = inFlight.get(tables);
+  if (!pending) {
+    pending = createTables(tables, all).finally(() => inFlight.delete(tables));
+    inFlight.set(tables, pending);
+  }
+  return pending;
+}
+
+async function createTables(tables: SyncTables, all: TableClient[]): Promise<void> {
   const names = tableNames(tables);
   const marker = await tables.state.getEntity<{ tables?: unknown }>(TABLES_MARKER.partitionKey, TABLES_MARKER.rowKey).catch((error: unknown) => {
     if (isStatus(error, 404)) return undefined;
@@ -82,6 +92,7 @@ function tableNames(tables: SyncTables): string {
 }
 
 const ensured = new WeakSet<TableClient>();
+const inFlight = new WeakMap<SyncTables, Promise<void>>();
 /** True when the table exists now: created, or there already (409 TableAlreadyExists). */
 async function ensureTable(client: TableClient): Promise<boolean> {
   try {

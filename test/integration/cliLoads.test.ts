@@ -14,12 +14,14 @@ describe('risk-sync sync loads only what a sync needs', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-loads-'));
   const probe = path.join(dir, 'probe.js');
   // Also notes each HTTP request as it starts, with how many modules were loaded by then (require.cache keeps the
-  // order in which they loaded).
+  // order in which they loaded), and as its answer is read.
   writeFileSync(
     probe,
     [
       'const requests = [];',
-      "require('node:diagnostics_channel').subscribe('http.client.request.start', ({ request }) => requests.push({ path: request.path, loaded: Object.keys(require.cache).length }));",
+      "const channels = require('node:diagnostics_channel');",
+      "channels.subscribe('http.client.request.start', ({ request }) => requests.push({ path: request.path, loaded: Object.keys(require.cache).length }));",
+      "channels.subscribe('http.client.response.finish', ({ request }) => requests.push({ path: request.path, answered: true }));",
       "process.once('exit', () => require('node:fs').writeFileSync(process.env.LOADED_MODULES_FILE, JSON.stringify({ modules: Object.keys(require.cache), requests })));",
       '',
     ].join('\n'),
@@ -33,17 +35,44 @@ describe('risk-sync sync loads only what a sync needs', () => {
   });
   afterAll(() => h?.close());
 
-  const modulesOf = async (args: string[], name: string) => {
+  const modulesOf = async (args: string[], name: string, script?: string) => {
     const file = path.join(dir, `${name}.json`);
-    const result = await h.cli(args, { NODE_OPTIONS: `--require ${probe}`, LOADED_MODULES_FILE: file });
-    const loaded = JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; requests: { path: string; loaded: number }[] };
+    const result = await h.cli(args, { NODE_OPTIONS: `--require ${probe}`, LOADED_MODULES_FILE: file }, { script });
+    const loaded = JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; requests: { path: string; loaded?: number; answered?: true }[] };
     return { result, modules: loaded.modules.map((m) => path.relative(root, m).split(path.sep).join('/')), requests: loaded.requests };
   };
-
-  it('a sync stores the records without loading tools/ or csv-stringify; --help does load the local commands', async () => {
-    const { result, modules, requests } = await modulesOf(['sync', '--json', '-d', 'riskDetections'], 'sync');
+  const stored50 = (result: { code: number | null; stdout: string }) => {
     expect(result.code).toBe(0);
     expect((JSON.parse(result.stdout) as { outcome: string; read: number }[])[0]).toMatchObject({ outcome: 'succeeded', read: 50 });
+  };
+
+  it('a sync runs from the bundle, which holds neither tools/ nor csv-stringify; --help loads the local commands', async () => {
+    const { result, modules, requests } = await modulesOf(['sync', '--json', '-d', 'riskDetections', '--full'], 'sync');
+    stored50(result);
+    // The store is readied while the token request is out: the tables check starts before the token's answer is read.
+    const tablesCheck = requests.findIndex((r) => !r.answered && r.path.includes('_sync'));
+    const tokenAnswer = requests.findIndex((r) => r.answered && r.path.includes('/token'));
+    expect(tablesCheck).toBeGreaterThanOrEqual(0);
+    expect(tokenAnswer).toBeGreaterThan(tablesCheck);
+    // Of dist/ and node_modules, one file.
+    expect(modules.filter((m) => m.startsWith('dist/') || m.startsWith('node_modules/'))).toEqual(['dist/cli/risk-sync.js']);
+    const inputs = Object.keys((JSON.parse(readFileSync(path.join(root, 'dist', 'cli', 'meta.json'), 'utf8')) as { inputs: object }).inputs);
+    expect(inputs).toContain('dist/src/sync/service.js');
+    expect(inputs.some((m) => m.startsWith('node_modules/@azure/data-tables/'))).toBe(true);
+    expect(inputs.filter((m) => m.startsWith('dist/tools/') || m.includes('node_modules/csv-stringify/'))).toEqual([]);
+
+    // The help lists the local commands too: it runs from the modules, with tools/'s commands (what the sync did not).
+    const help = await modulesOf(['--help'], 'help');
+    expect(help.result.stdout).toMatch(/serve/);
+    expect(help.modules).toContain('dist/tools/cli.js');
+    expect(help.modules).toContain('dist/src/cli/main.js');
+  });
+
+  it('from the modules, a sync loads neither tools/, csv-stringify nor the API, and loads the engine while the token request is out', async () => {
+    const runner = path.join(dir, 'modules.js');
+    writeFileSync(runner, `require(${JSON.stringify(path.join(root, 'dist', 'src', 'cli', 'main.js'))}).main(process.argv);\n`);
+    const { result, modules, requests } = await modulesOf(['sync', '--json', '-d', 'riskDetections', '--full'], 'modules', runner);
+    stored50(result);
     // The probe works: the engine and the SDKs did load.
     expect(modules.some((m) => m.startsWith('dist/src/sync/'))).toBe(true);
     expect(modules.some((m) => m.startsWith('node_modules/@azure/data-tables/'))).toBe(true);
@@ -53,12 +82,7 @@ describe('risk-sync sync loads only what a sync needs', () => {
     // The token request went out before the engine loaded: the engine's load overlaps the wait for the token.
     const token = requests.find((r) => r.path.includes('/token'));
     expect(token).toBeDefined();
-    expect(modules.indexOf('dist/src/sync/service.js')).toBeGreaterThanOrEqual(token!.loaded);
-
-    // The help lists the local commands too, so it loads them (what the sync above did not).
-    const help = await modulesOf(['--help'], 'help');
-    expect(help.result.stdout).toMatch(/serve/);
-    expect(help.modules).toContain('dist/tools/cli.js');
+    expect(modules.indexOf('dist/src/sync/service.js')).toBeGreaterThanOrEqual(token!.loaded!);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * The sync's tables: created on the first start; later starts read one SyncState row instead of asking for each
- * table (eight requests in front of the first Graph request); a table deleted by hand is created again.
+ * table (eight requests in front of the first Graph request), once however many runs begin at the same time; a table
+ * deleted by hand is created again.
  */
 import { TableClient } from '@azure/data-tables';
 import { generateRiskDetections } from '../../tools/emulator';
@@ -27,6 +28,16 @@ describe('the sync tables', () => {
     created.mockClear();
     expect((await h.service().runAll(['riskDetections'], { trigger: 'test' }, quietLogger)).map((s) => s.outcome)).toEqual(['succeeded']);
     expect(created).not.toHaveBeenCalled();
+  });
+
+  it('are checked once by a process whose start-up readies the store while its runs begin', async () => {
+    const read = jest.spyOn(TableClient.prototype, 'getEntity');
+    const service = h.service();
+    service.prepare();
+    const outcomes = (await service.runAll([], { trigger: 'test' }, quietLogger)).map((s) => s.outcome);
+    expect(outcomes.length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.every((o) => o === 'succeeded')).toBe(true);
+    expect(read.mock.calls.filter(([partitionKey, rowKey]) => partitionKey === '_sync' && rowKey === 'tables')).toHaveLength(1);
   });
 
   it('are created again after one was deleted by hand: one run fails saying so, the next succeeds; a full sync refills it', async () => {

@@ -42,6 +42,8 @@ export interface CliOptions {
    * variable or NODE_EXTRA_CA_CERTS inherited either: only `overrides` (for settings that come from a file).
    */
   env?: 'harness' | 'bare';
+  /** The file Node runs with `args` (default bin/risk-sync.js). */
+  script?: string;
 }
 
 export interface CliResult {
@@ -76,7 +78,7 @@ export async function startHarness(
   const childEnv = (overrides: Record<string, string> = {}, kind: CliOptions['env'] = 'harness') =>
     kind === 'bare' ? childEnvironment(overrides) : childEnvironment({ ...env, ...overrides }, world.certPath);
   const spawnCli = (args: string[], overrides?: Record<string, string>, options: CliOptions = {}) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.script ?? CLI, ...args], {
       env: childEnv(overrides, options.env),
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
