@@ -3,8 +3,8 @@
 // prepackage hook; `dist:` in azure.yaml points azd at the folder it writes). Cross-platform: plain Node.
 //
 //   1. npm ci                        full install (TypeScript and the other build tools are dev dependencies)
-//   2. npm run build -- --outDir X   a clean compile into the staging folder, so no stale .js from a deleted
-//                                    source file is ever deployed
+//   2. npm run compile -- --outDir X a clean compile into the staging folder, so no stale .js from a deleted
+//                                    source file is ever deployed (the CLI's bundle is not part of the package)
 //   3. keep dist/functions (package.json "main": dist/functions/*.js) and dist/src, the product; drop
 //      dist/tools (emulator, local host, demo, Azurite launcher, storage proxy), dist/test and dist/bench, and
 //      fail if what is kept names the Azurite development account (a sign of test or local-only code)
@@ -53,7 +53,7 @@ rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
 if (!skipInstall) npm(root, ['ci', '--no-audit', '--no-fund']);
-npm(root, ['run', 'build', '--', '--outDir', join(stage, 'dist')]);
+npm(root, ['run', 'compile', '--', '--outDir', join(stage, 'dist')]);
 
 const distDir = join(stage, 'dist');
 const keep = new Set([functionsDir.split('/')[0], 'src']);
