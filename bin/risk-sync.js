@@ -11,7 +11,7 @@
 // faster; Node 20 has no such cache.
 require('node:module').enableCompileCache?.();
 const path = require('node:path');
-const { existsSync } = require('node:fs');
+const { existsSync, statSync } = require('node:fs');
 
 const dist = path.join(__dirname, '..', 'dist');
 const entry = path.join(dist, 'src', 'cli', 'main.js');
@@ -23,7 +23,9 @@ if (!existsSync(entry) || !existsSync(bundle)) {
 // The product's own commands run from the bundle (scripts/bundle-cli.js: one file starts sooner than hundreds). The
 // local host, the demo and the emulator (tools/) come with a clone, not with the deployment package: any other command
 // line runs from the modules, with tools/'s commands added, so that tools/ and the CLI share one copy of src/.
-const cli = require(bundle);
+// A bundle older than the compiled modules (a `tsc` or `npm run compile` since the last build) would run old code:
+// then everything runs from the modules.
 const local = path.join(dist, 'tools', 'cli.js');
-if (!existsSync(local) || cli.namesOwnCommand(cli.buildProgram(), process.argv)) cli.main(process.argv);
-else require(entry).main(process.argv, (program) => require(local).addLocalCommands(program));
+const cli = statSync(bundle).mtimeMs >= statSync(entry).mtimeMs ? require(bundle) : undefined;
+if (cli && (!existsSync(local) || cli.namesOwnCommand(cli.buildProgram(), process.argv))) cli.main(process.argv);
+else require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);

@@ -15,8 +15,10 @@ const { metafile } = buildSync({
   bundle: true,
   platform: 'node',
   target: 'node20',
-  // The CSV writer serves `export` only: it stays a package of its own, loaded when an export writes CSV.
-  external: ['csv-stringify'],
+  // The CSV writer serves `export` only: it stays a package of its own, loaded when an export writes CSV. `open`
+  // (@azure/identity's browser sign-in, which no credential of ours uses) finds its files from its own module URL,
+  // which a bundle does not have.
+  external: ['csv-stringify', 'open'],
   metafile: true,
   logLevel: 'warning',
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateRiskDetections } from '../../tools/emulator';
@@ -113,5 +113,29 @@ describe('the V8 heap limit of risk-sync', () => {
     expect(asProgram).toBeLessThan(oldSpaceMb + 64);
     // V8's own default depends on the machine's memory: it only has to differ.
     expect(Math.abs(heapLimitMb(process.execPath, [cli, '--help'], 'node') - asProgram)).toBeGreaterThan(16);
+  });
+});
+
+/**
+ * The launcher picks the bundle only while it is as new as the compiled modules: after a `tsc` or `npm run compile`
+ * alone, the bundle would run the code of the build before. Checked on a stand-in layout of bin/ and dist/.
+ */
+describe('bin/risk-sync.js', () => {
+  it('runs the product’s commands from the bundle, and from the modules once they were compiled after it', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-launcher-'));
+    const bin = path.join(root, 'bin', 'risk-sync.js');
+    const bundle = path.join(root, 'dist', 'cli', 'risk-sync.js');
+    for (const dir of ['bin', 'dist/src/cli', 'dist/cli']) mkdirSync(path.join(root, dir), { recursive: true });
+    copyFileSync(path.join(__dirname, '..', '..', 'bin', 'risk-sync.js'), bin);
+    writeFileSync(path.join(root, 'dist', 'src', 'cli', 'main.js'), "exports.main = () => process.stdout.write('modules');\n");
+    writeFileSync(
+      bundle,
+      "exports.namesOwnCommand = () => true;\nexports.buildProgram = () => ({});\nexports.main = () => process.stdout.write('bundle');\n",
+    );
+    const ran = () => spawnSync(process.execPath, [bin, 'sync'], { encoding: 'utf8' }).stdout;
+    expect(ran()).toBe('bundle');
+    const before = new Date(Date.now() - 60_000);
+    utimesSync(bundle, before, before);
+    expect(ran()).toBe('modules');
   });
 });
