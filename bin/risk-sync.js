@@ -26,6 +26,7 @@ if (!existsSync(entry) || !existsSync(bundle)) {
 // A bundle older than the compiled modules (a `tsc` or `npm run compile` since the last build) would run old code:
 // then everything runs from the modules.
 const local = path.join(dist, 'tools', 'cli.js');
+const addLocal = existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined;
 const cli = statSync(bundle).mtimeMs >= statSync(entry).mtimeMs ? require(bundle) : undefined;
-if (cli && (!existsSync(local) || cli.namesOwnCommand(cli.buildProgram(), process.argv))) cli.main(process.argv);
-else require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);
+if (cli && (!addLocal || cli.namesOwnCommand(cli.buildProgram(), process.argv))) cli.main(process.argv);
+else require(entry).main(process.argv, addLocal);
