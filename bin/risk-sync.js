@@ -11,22 +11,22 @@
 // faster; Node 20 has no such cache.
 require('node:module').enableCompileCache?.();
 const path = require('node:path');
-const { existsSync, statSync } = require('node:fs');
+const { existsSync, readFileSync, statSync } = require('node:fs');
 
 const dist = path.join(__dirname, '..', 'dist');
 const entry = path.join(dist, 'src', 'cli', 'main.js');
 const bundle = path.join(dist, 'cli', 'risk-sync.js');
-if (!existsSync(entry) || !existsSync(bundle)) {
+const bundled = path.join(dist, 'cli', 'commands.json');
+if (!existsSync(entry) || !existsSync(bundle) || !existsSync(bundled)) {
   process.stderr.write('risk-sync is not built yet: run `npm run build` (or `npm start`) first\n');
   process.exit(2);
 }
-// The product's own commands run from the bundle (scripts/bundle-cli.js: one file starts sooner than hundreds). The
-// local host, the demo and the emulator (tools/) come with a clone, not with the deployment package: any other command
-// line runs from the modules, with tools/'s commands added, so that tools/ and the CLI share one copy of src/.
-// A bundle older than the compiled modules (a `tsc` or `npm run compile` since the last build) would run old code:
-// then everything runs from the modules.
+// The product's own commands run from the bundle (scripts/bundle-cli.js: one file starts sooner than hundreds), whose
+// command names the build wrote beside it. The local host, the demo and the emulator (tools/) come with a clone, not
+// with the deployment package: any other command line runs from the modules, with tools/'s commands added, so that
+// tools/ and the CLI share one copy of src/. A bundle older than the compiled modules (a `tsc` or `npm run compile`
+// since the last build) would run old code: then everything runs from the modules.
 const local = path.join(dist, 'tools', 'cli.js');
-const addLocal = existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined;
-const cli = statSync(bundle).mtimeMs >= statSync(entry).mtimeMs ? require(bundle) : undefined;
-if (cli && (!addLocal || cli.namesOwnCommand(cli.buildProgram(), process.argv))) cli.main(process.argv);
-else require(entry).main(process.argv, addLocal);
+const fresh = statSync(bundle).mtimeMs >= statSync(entry).mtimeMs;
+if (fresh && (!existsSync(local) || JSON.parse(readFileSync(bundled, 'utf8')).includes(process.argv[2]))) require(bundle).main(process.argv);
+else require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);

@@ -79,9 +79,10 @@ export function buildProgram(): Command {
       // is out, not after its answer.
       const { createSyncService } = await afterThisTurn(loadSyncService);
       const service = createSyncService(settings, { credentials });
-      // So is the store readied (it needs no Graph token, and a credential that can never work leaves no run behind).
-      service.prepare();
-      await checked;
+      // The runs begin while the token request is out too: they read their tables, leases and states, and write nothing
+      // before the credential has been checked (one that can never work ends the command with no lease taken and no run
+      // recorded). A rejection is reported by the runs, which wait for it.
+      void checked.catch(() => undefined);
       const controller = new AbortController();
       const stop = () => {
         if (controller.signal.aborted) process.exit(EXIT_FAILED);
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
           timeBudgetMs: opts.timeBudget === undefined ? undefined : opts.timeBudget * 1000,
           signal: controller.signal,
           onProgress: (p) => progress.update(p),
+          holdWritesUntil: checked,
         },
         // The summary follows on stdout: the structured `sync-run {json}` lines (for Application Insights) are not repeated.
         {

@@ -127,9 +127,22 @@ export class CollectionStateStore {
     return row ? decodeState(row) : { aggregates: emptyAggregates() };
   }
 
-  async tryAcquire(runId: string): Promise<LeaseResult> {
-    const sentAt = performance.now();
+  /**
+   * Takes the lease, with the state it guards. The lease row is read first; then the state row is read while the lease
+   * is written, on the condition that its ETag is still the one read. Every write of the state moves that ETag in the
+   * same transaction, so once the lease is written the state read after it is the one the lease now guards, whichever
+   * of the two Table Storage served first.
+   *
+   * `before` is awaited after the lease row is read and before anything is judged or written (the tables check, the
+   * CLI's credential check, running meanwhile). What was read may have moved on while it waited: a lease found taken,
+   * or a write that no longer matches, is tried once more from fresh reads.
+   */
+  async tryAcquire(runId: string, options: { before?: PromiseLike<unknown> } = {}): Promise<LeaseResult> {
     const { row: current, serverDate } = await this.getRow(this.leaseKey);
+    const stateRead = this.getRow(this.collection);
+    stateRead.catch(() => undefined); // awaited once the lease is ours
+    const waited = options.before !== undefined;
+    if (waited) await options.before;
     const verdict = judgeLease(current as Parameters<typeof judgeLease>[0], {
       runId,
       leaseMs: this.leaseMs,
@@ -138,6 +151,7 @@ export class CollectionStateStore {
       process: this.process,
     });
     if (!verdict.free) {
+      if (waited) return this.tryAcquire(runId);
       return { acquired: false, holder: `${current!.runId} (${current!.host}, pid ${current!.pid})`, expiresAt: String(current!.expiresAt ?? '') };
     }
     const lease = {
@@ -151,12 +165,14 @@ export class CollectionStateStore {
       expiresAt: new Date(this.clock.now() + this.leaseMs),
       releasedAt: '',
     };
+    const sentAt = performance.now();
     try {
       this.leaseEtag = current
         ? (await this.client.updateEntity(lease, 'Replace', { etag: current.etag })).etag
         : (await this.client.createEntity(lease)).etag;
     } catch (error) {
       if (!isStatus(error, 409, 412)) throw error;
+      if (waited) return this.tryAcquire(runId);
       const { row: winner } = await this.getRow(this.leaseKey);
       // Our own write, whose answer was lost: the SDK's retry of it conflicted with it. The lease is ours.
       if (winner?.runId !== runId || typeof winner.etag !== 'string') {
@@ -166,14 +182,14 @@ export class CollectionStateStore {
     }
     this.renewedAt = sentAt;
     this.runId = runId;
-    const { row } = await this.getRow(this.collection);
+    const { row: stateRow } = await stateRead;
     this.heartbeat = setInterval(() => void this.renew().catch(() => undefined), Math.max(1000, this.leaseMs / 3));
     this.heartbeat.unref();
     const takenFrom = verdict.why === 'expired' || verdict.why === 'dead-process' ? verdict.why : undefined;
     return {
       acquired: true,
-      state: row ? decodeState(row) : { aggregates: emptyAggregates() },
-      stateExisted: Boolean(row),
+      state: stateRow ? decodeState(stateRow) : { aggregates: emptyAggregates() },
+      stateExisted: Boolean(stateRow),
       ...(takenFrom && { takenFrom }),
     };
   }

@@ -46,16 +46,19 @@ async function runCollection(ctx: EngineContext, tenantId: string, name: string,
 }
 
 /**
- * The tables and the lease. Storage that did not answer (a reset connection, a timeout, a 5xx) after the SDK's own
- * retries is tried twice more, after 1 s and 2 s, with the same run id: a lease written whose answer was lost is ours
- * (judgeLease). A store that stays down fails the run with its error; nothing can be recorded then.
+ * The tables and the lease. The run reads its lease and state while the tables are checked (a store that is new answers
+ * those reads as absent, which they are), and writes nothing before the check is done. Storage that did not answer (a
+ * reset connection, a timeout, a 5xx) after the SDK's own retries is tried twice more, after 1 s and 2 s, with the same
+ * run id: a lease written whose answer was lost is ours (judgeLease). A store that stays down fails the run with its
+ * error; nothing can be recorded then.
  */
 async function begin(ctx: EngineContext, tenantId: string, collection: CollectionDefinition, options: RunOptions): Promise<Run | RunSummary> {
   const runOptions = { ...options, runId: options.runId ?? randomUUID() };
   for (let attempt = 1; ; attempt++) {
     try {
-      await ensureTables(ctx.tables);
-      return await Run.begin(ctx, tenantId, collection, runOptions);
+      const holdWritesUntil = Promise.all([ensureTables(ctx.tables), options.holdWritesUntil]);
+      holdWritesUntil.catch(() => undefined); // the run's error when it waits for it; nothing to report when it failed first
+      return await Run.begin(ctx, tenantId, collection, { ...runOptions, holdWritesUntil });
     } catch (error) {
       if (attempt >= BEGIN_ATTEMPTS || !isUnanswered(error) || options.signal?.aborted) throw error;
       ctx.log.warn(`${collection.name}: storage did not answer while the run began (${(error as Error).message}); trying again`);

@@ -31,6 +31,11 @@ export interface RunOptions {
   runId?: string;
   /** Read nothing: the run is recorded as `skipped` with this reason (see `afterParent`). */
   skip?: string;
+  /**
+   * The run reads its lease and state meanwhile but writes nothing, neither the lease nor a SyncRuns row, before this
+   * settles; when it rejects, the run ends with its error and nothing written. The CLI passes its credential check.
+   */
+  holdWritesUntil?: Promise<unknown>;
 }
 
 export interface EngineContext {
@@ -93,9 +98,12 @@ export class Run {
       recorder.summary.error = reason;
       return recorder.finish(log);
     };
-    if (options.skip) return skipped(options.skip);
+    if (options.skip) {
+      await options.holdWritesUntil;
+      return skipped(options.skip);
+    }
     const store = new CollectionStateStore(ctx.tables.state, tenantId, collection.name, { leaseMs: settings.leaseSeconds * 1000, clock });
-    const lease = await store.tryAcquire(runId);
+    const lease = await store.tryAcquire(runId, { before: options.holdWritesUntil });
     if (!lease.acquired) return skipped(`another run holds the lease of ${collection.name} (${lease.holder}) until ${lease.expiresAt}`);
     if (lease.takenFrom === 'dead-process')
       log.warn(`${collection.name}: the run holding the lease is gone (its process no longer exists): taking over`);

@@ -10,7 +10,7 @@ import { describeRetry } from '../graph/retryMessage';
 import { Pacers } from '../graph/pacer';
 import { createReadModel, type ReadModel } from '../store/readModel';
 import { CollectionStateStore } from '../store/syncState';
-import { createTableClients, ensureTables, type SyncTables } from '../store/tables';
+import { createTableClients, type SyncTables } from '../store/tables';
 import { afterParent } from '../domain/runs';
 import { syncCollection, type EngineContext, type RunOptions } from './engine';
 
@@ -27,11 +27,6 @@ export interface SyncService {
    * budget. Each is followed by its child collections (riskyUsers, then its history).
    */
   runAll(collections: readonly string[], options: RunOptions, log: Logger): Promise<RunSummary[]>;
-  /**
-   * Readies the store ahead of the first run (creates the tables it does not find), so that a run can begin with its
-   * lease. Leaves no run behind; a failure is left to the first run, which tries again and reports it.
-   */
-  prepare(): void;
   /** The collections whose schedule has come round since their last run began (the one timer runs these). */
   due(now?: number): Promise<string[]>;
 }
@@ -87,7 +82,6 @@ export function createSyncService(settings: Settings, options: ServiceOptions = 
     run,
     runAll: async (collections, runOptions, log) =>
       (await Promise.all((collections.length ? collections : topLevel()).map((c) => withChildren(c, runOptions, log)))).flat(),
-    prepare: () => void ensureTables(tables).catch(() => undefined),
     due: async (now = clock.now()) => {
       const due: string[] = [];
       for (const name of topLevel()) {

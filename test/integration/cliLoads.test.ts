@@ -20,7 +20,7 @@ describe('risk-sync sync loads only what a sync needs', () => {
     [
       'const requests = [];',
       "const channels = require('node:diagnostics_channel');",
-      "channels.subscribe('http.client.request.start', ({ request }) => requests.push({ path: request.path, loaded: Object.keys(require.cache).length }));",
+      "channels.subscribe('http.client.request.start', ({ request }) => requests.push({ method: request.method, path: request.path, loaded: Object.keys(require.cache).length }));",
       "channels.subscribe('http.client.response.finish', ({ request }) => requests.push({ path: request.path, answered: true }));",
       "process.once('exit', () => require('node:fs').writeFileSync(process.env.LOADED_MODULES_FILE, JSON.stringify({ modules: Object.keys(require.cache), requests })));",
       '',
@@ -38,7 +38,7 @@ describe('risk-sync sync loads only what a sync needs', () => {
   const modulesOf = async (args: string[], name: string, script?: string) => {
     const file = path.join(dir, `${name}.json`);
     const result = await h.cli(args, { NODE_OPTIONS: `--require ${probe}`, LOADED_MODULES_FILE: file }, { script });
-    const loaded = JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; requests: { path: string; loaded?: number; answered?: true }[] };
+    const loaded = JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; requests: { method?: string; path: string; loaded?: number; answered?: true }[] };
     return { result, modules: loaded.modules.map((m) => path.relative(root, m).split(path.sep).join('/')), requests: loaded.requests };
   };
   const stored50 = (result: { code: number | null; stdout: string }) => {
@@ -54,18 +54,25 @@ describe('risk-sync sync loads only what a sync needs', () => {
     const tokenAnswer = requests.findIndex((r) => r.answered && r.path.includes('/token'));
     expect(tablesCheck).toBeGreaterThanOrEqual(0);
     expect(tokenAnswer).toBeGreaterThan(tablesCheck);
+    // The runs begin meanwhile too, but nothing of theirs is written before the token's answer: only the tables are
+    // created (this store is new) and named in their `_sync` row.
+    const writtenEarly = requests.slice(0, tokenAnswer).filter((r) => !r.answered && r.method !== 'GET' && !r.path.includes('/token'));
+    expect(writtenEarly.filter((r) => !/\/Tables$|_sync/.test(decodeURIComponent(r.path)))).toEqual([]);
+    expect(requests.some((r) => r.method !== 'GET' && /SyncState|SyncRuns/.test(r.path) && !r.path.includes('_sync'))).toBe(true);
     // Of dist/ and node_modules, one file.
     expect(modules.filter((m) => m.startsWith('dist/') || m.startsWith('node_modules/'))).toEqual(['dist/cli/risk-sync.js']);
     const inputs = Object.keys((JSON.parse(readFileSync(path.join(root, 'dist', 'cli', 'meta.json'), 'utf8')) as { inputs: object }).inputs);
     expect(inputs).toContain('dist/src/sync/service.js');
     expect(inputs.some((m) => m.startsWith('node_modules/@azure/data-tables/'))).toBe(true);
-    expect(inputs.filter((m) => m.startsWith('dist/tools/') || m.includes('node_modules/csv-stringify/'))).toEqual([]);
+    // Nor what only `export` runs (a sync would parse it on every start): the CSV writer, zod, negotiator.
+    expect(inputs.filter((m) => m.startsWith('dist/tools/') || /node_modules\/(csv-stringify|zod|negotiator)\//.test(m))).toEqual([]);
 
     // The help lists the local commands too: it runs from the modules, with tools/'s commands (what the sync did not).
     const help = await modulesOf(['--help'], 'help');
     expect(help.result.stdout).toMatch(/serve/);
     expect(help.modules).toContain('dist/tools/cli.js');
     expect(help.modules).toContain('dist/src/cli/main.js');
+    expect(help.modules).not.toContain('dist/cli/risk-sync.js');
   });
 
   it('from the modules, a sync loads neither tools/, csv-stringify nor the API, and loads the engine while the token request is out', async () => {
@@ -117,25 +124,26 @@ describe('the V8 heap limit of risk-sync', () => {
 });
 
 /**
- * The launcher picks the bundle only while it is as new as the compiled modules: after a `tsc` or `npm run compile`
- * alone, the bundle would run the code of the build before. Checked on a stand-in layout of bin/ and dist/.
+ * The launcher runs the commands that the build listed from the bundle, and the others from the modules, loading
+ * nothing to choose; the bundle only while it is as new as the compiled modules: after a `tsc` or `npm run compile`
+ * alone, it would run the code of the build before. Checked on a stand-in layout of bin/ and dist/.
  */
 describe('bin/risk-sync.js', () => {
-  it('runs the product’s commands from the bundle, and from the modules once they were compiled after it', () => {
+  it('runs the listed commands from the bundle, any other from the modules, and all from the modules once compiled after it', () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'risk-sync-launcher-'));
     const bin = path.join(root, 'bin', 'risk-sync.js');
     const bundle = path.join(root, 'dist', 'cli', 'risk-sync.js');
-    for (const dir of ['bin', 'dist/src/cli', 'dist/cli']) mkdirSync(path.join(root, dir), { recursive: true });
+    for (const dir of ['bin', 'dist/src/cli', 'dist/cli', 'dist/tools']) mkdirSync(path.join(root, dir), { recursive: true });
     copyFileSync(path.join(__dirname, '..', '..', 'bin', 'risk-sync.js'), bin);
     writeFileSync(path.join(root, 'dist', 'src', 'cli', 'main.js'), "exports.main = () => process.stdout.write('modules');\n");
-    writeFileSync(
-      bundle,
-      "exports.namesOwnCommand = () => true;\nexports.buildProgram = () => ({});\nexports.main = () => process.stdout.write('bundle');\n",
-    );
-    const ran = () => spawnSync(process.execPath, [bin, 'sync'], { encoding: 'utf8' }).stdout;
-    expect(ran()).toBe('bundle');
+    writeFileSync(bundle, "exports.main = () => process.stdout.write('bundle');\n");
+    writeFileSync(path.join(root, 'dist', 'cli', 'commands.json'), '["sync"]\n');
+    writeFileSync(path.join(root, 'dist', 'tools', 'cli.js'), 'exports.addLocalCommands = () => undefined;\n');
+    const ran = (command: string) => spawnSync(process.execPath, [bin, command], { encoding: 'utf8' }).stdout;
+    expect(ran('sync')).toBe('bundle');
+    expect(ran('serve')).toBe('modules');
     const before = new Date(Date.now() - 60_000);
     utimesSync(bundle, before, before);
-    expect(ran()).toBe('modules');
+    expect(ran('sync')).toBe('modules');
   });
 });

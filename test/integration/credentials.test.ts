@@ -73,6 +73,26 @@ describe('credentials that can never work fail fast with one line (CLI, over the
     withoutManagedIdentity({ AZURE_CLIENT_ID: APP, AZURE_CLIENT_SECRET: value, AZURE_AUTHORITY_HOST: entra.authorityHost, ...extra });
   const sync = (env: Record<string, string>) => h.cli(['sync', '--json'], env, { env: 'bare' });
 
+  /** The rows that runs write: leases and states (SyncState but its `_sync` rows, which name the tables) and SyncRuns. */
+  const runRows = async () => {
+    const rows: string[] = [];
+    for (const table of ['SyncState', 'SyncRuns']) {
+      try {
+        for await (const e of h.table(table).listEntities()) if (e.partitionKey !== '_sync') rows.push(`${table} ${e.partitionKey} ${e.rowKey} ${e.etag}`);
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      }
+    }
+    return rows.sort();
+  };
+  /** A sync whose credential can never work: its runs began while the token request was out, and wrote nothing. */
+  const failingSync = async (env: Record<string, string>) => {
+    const before = await runRows();
+    const result = await sync(env);
+    expect(await runRows()).toEqual(before);
+    return result;
+  };
+
   /** Exit 1 and exactly one error line, matching `line`; nothing of the SDK's dumps. */
   const expectOneLine = (result: CliResult, line: RegExp) => {
     const errors = result.stderr.split('\n').filter((l) => l.startsWith('error:'));
@@ -85,7 +105,7 @@ describe('credentials that can never work fail fast with one line (CLI, over the
 
   it('no credential at all: names what was tried and what to set', async () => {
     expectOneLine(
-      await sync(withoutManagedIdentity({})),
+      await failingSync(withoutManagedIdentity({})),
       /^error: could not get a token with the developer sign-in \(Azure CLI, Azure Developer CLI\): no credential found \(Azure CLI: not (installed|signed in); Azure Developer CLI: not (installed|signed in)\)\. Fix: set AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, or sign in with 'az login'/,
     );
   });
@@ -108,18 +128,18 @@ describe('credentials that can never work fail fast with one line (CLI, over the
       /AADSTS90002, the tenant does not exist\. Fix: check AZURE_TENANT_ID/,
     ],
   ])('%s: the client secret line with the AADSTS code and the fix', async (_name, env, line) => {
-    expectOneLine(await sync(env()), new RegExp(`^error: could not get a token with the client secret of app [0-9a-f-]{36}: .*${line.source}`));
+    expectOneLine(await failingSync(env()), new RegExp(`^error: could not get a token with the client secret of app [0-9a-f-]{36}: .*${line.source}`));
   });
 
   it('a certificate the app does not know, and one that can not be read', async () => {
     const cert = (file: string) =>
       withoutManagedIdentity({ AZURE_CLIENT_ID: APP, AZURE_CLIENT_CERTIFICATE_PATH: file, AZURE_AUTHORITY_HOST: entra.authorityHost });
     expectOneLine(
-      await sync(cert(unregistered)),
+      await failingSync(cert(unregistered)),
       /^error: could not get a token with the certificate .*unregistered\.pem of app .*: AADSTS700027, the certificate is not registered/,
     );
     expectOneLine(
-      await sync(cert(path.join(dir, 'missing.pem'))),
+      await failingSync(cert(path.join(dir, 'missing.pem'))),
       /AZURE_CLIENT_CERTIFICATE_PATH can not be used \(ENOENT\)\. Fix: point it at a PEM file/,
     );
   });
@@ -132,7 +152,7 @@ describe('credentials that can never work fail fast with one line (CLI, over the
   });
 
   it('a managed-identity endpoint answering 4xx', async () => {
-    const result = await sync({ ...h.env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS!, IDENTITY_HEADER: 'a-stale-identity-header' });
+    const result = await failingSync({ ...h.env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS!, IDENTITY_HEADER: 'a-stale-identity-header' });
     expectOneLine(
       result,
       /^error: could not get a token with the managed identity \(system-assigned\) at http:\/\/127\.0\.0\.1:\d+: the managed-identity endpoint answered 401 \(.*\)\. Fix: check IDENTITY_HEADER/,

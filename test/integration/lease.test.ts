@@ -3,8 +3,11 @@
  * says so and exits 3 (`--full` too); the timer treats the skip as fine. (A dead process's lease is taken at once:
  * test/integration/resilience.test.ts, kill -9.)
  */
+import { TableClient } from '@azure/data-tables';
 import { buildFunctions } from '../../src/app/functions';
 import { fixedServices } from '../../src/app/services';
+import { systemClock } from '../../src/domain/clock';
+import { CollectionStateStore } from '../../src/store/syncState';
 import { latestRuns } from '../../src/store/syncRuns';
 import { generateRiskDetections } from '../../tools/emulator';
 import { startLocalHost } from '../../tools/host/localHost';
@@ -75,4 +78,84 @@ describe('a collection whose lease a live run holds', () => {
     stop.abort(new Error('stopped by the test'));
     expect((await holder).outcome).toBe('partial');
   }, 60_000);
+});
+
+/**
+ * A run that holds its writes (the CLI's, while its credential is checked): it reads its lease and state meanwhile,
+ * writes nothing before it may, and ends with nothing written when it may not.
+ */
+describe('a run that holds its writes until the credential has been checked', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    const now = Date.now();
+    h.emulator.upsert('riskDetections', generateRiskDetections(60, { seed: 53, from: new Date(now - 86_400_000), to: new Date(now - 60_000) }));
+    // The tables and a first run: the lease row and the state row exist.
+    expect((await h.service().run('riskDetections', { trigger: 'test' }, quietLogger)).outcome).toBe('succeeded');
+  });
+  afterAll(() => h?.close());
+  afterEach(() => jest.restoreAllMocks());
+
+  /** The rows a run writes: the lease and state of its collection, and the SyncRuns rows. */
+  const written = async () => {
+    const state = h.table('SyncState');
+    const lease = await state.getEntity(h.emulator.tenantId, 'riskDetections.lease');
+    const collection = await state.getEntity(h.emulator.tenantId, 'riskDetections');
+    let runs = 0;
+    for await (const _ of h.table('SyncRuns').listEntities()) runs++;
+    return { lease: lease.etag, state: collection.etag, runs };
+  };
+
+  /** Resolves once the run has read its state row (the second of its two reads), and its answer has been handled. */
+  const stateRead = () =>
+    new Promise<void>((resolve) => {
+      const getEntity = TableClient.prototype.getEntity;
+      jest.spyOn(TableClient.prototype, 'getEntity').mockImplementation(function (this: TableClient, ...args) {
+        const answer = getEntity.apply(this, args);
+        if (this.tableName === 'SyncState' && args[1] === 'riskDetections') void answer.finally(() => setTimeout(resolve, 200));
+        return answer;
+      });
+    });
+
+  it('reads its lease and state meanwhile, writes nothing before the check, then runs', async () => {
+    const before = await written();
+    let pass!: () => void;
+    const checked = new Promise<void>((resolve) => (pass = resolve));
+    const read = stateRead();
+    const run = h.service().run('riskDetections', { trigger: 'test', holdWritesUntil: checked }, quietLogger);
+    await read;
+    expect(await written()).toEqual(before);
+    pass();
+    expect(await run).toMatchObject({ outcome: 'succeeded', trigger: 'test' });
+    const after = await written();
+    expect(after.lease).not.toBe(before.lease);
+    expect(after.runs).toBe(before.runs + 1);
+  });
+
+  it('leaves no lease and no run behind when the check fails', async () => {
+    const before = await written();
+    let fail!: (error: Error) => void;
+    const checked = new Promise<void>((_resolve, reject) => (fail = reject));
+    const read = stateRead();
+    const run = h.service().runAll(['riskDetections'], { trigger: 'test', holdWritesUntil: checked }, quietLogger);
+    await read;
+    fail(new Error('the credential can never work'));
+    await expect(run).rejects.toThrow('the credential can never work');
+    expect(await written()).toEqual(before);
+  });
+
+  it('takes a lease that its holder gave up while the run waited', async () => {
+    const holder = new CollectionStateStore(h.table('SyncState'), h.emulator.tenantId, 'riskDetections', { leaseMs: 60_000, clock: systemClock });
+    const held = await holder.tryAcquire('a-live-run');
+    if (!held.acquired) throw new Error('the holder could not take the lease');
+    let pass!: () => void;
+    const checked = new Promise<void>((resolve) => (pass = resolve));
+    const read = stateRead();
+    const run = h.service().run('riskDetections', { trigger: 'test', holdWritesUntil: checked }, quietLogger);
+    await read;
+    // What the run read says the lease is taken; it is free by the time the run may write.
+    await holder.release(held.state);
+    pass();
+    expect(await run).toMatchObject({ outcome: 'succeeded' });
+  });
 });
