@@ -12,12 +12,18 @@ import type { CollectionStatus, ReadModel } from '../store/readModel';
 export const STATE_CACHE_MS = 1000;
 
 /**
- * The oldest entry a request is answered from while a refresh reads (ms). Under steady load entries are refreshed
- * every STATE_CACHE_MS and this is reached only when storage is slow to answer (a sync writing hard into the same
- * account): requests are still answered at once, from at most this far back. A caller that polls less often than
- * this finds its entry older and waits for a fresh read, so what it sees is never more than this behind.
+ * The oldest entry a request starts a refresh from and is answered from at once (ms). Under steady load entries are
+ * refreshed every STATE_CACHE_MS, and a caller that polls less often than this finds its entry older: it waits for a
+ * fresh read, so a monitor polling every minute always sees what the tables hold.
  */
 export const MAX_STALE_MS = 10_000;
+
+/**
+ * The oldest entry a request is answered from while a refresh is already reading (ms): storage is slow to answer then
+ * (a sync writing hard into the same account), and requests are answered at once instead of queueing behind it. The
+ * entry ages to about twice the time one read takes; a read out longer than this is taken for hung.
+ */
+export const MAX_STALE_WHILE_READING_MS = 60_000;
 
 interface Entry<T> {
   /** When the read that gave `value` started. */
@@ -31,21 +37,25 @@ interface Entry<T> {
 /**
  * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older shares one refresh:
  * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
- * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`.
- * A request with nothing to serve waits on the read in flight. A failed read is not kept: the entry is dropped, and
- * the next request reads again (and fails as storage does). A read out longer than `maxStaleMs` is not waited for
- * (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently read go.
+ * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`, or
+ * than `maxStaleWhileReadingMs` when a refresh was already reading. A request with nothing to serve waits on the read
+ * in flight, and so do the requests after it until that read is done. A failed read is not kept: the entry is dropped,
+ * and the next request reads again (and fails as storage does). A read out longer than `maxStaleWhileReadingMs` is not
+ * waited for (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently
+ * read go.
  */
 export class RefreshingCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private readonly maxStaleMs: number;
+  private readonly maxStaleWhileReadingMs: number;
 
   constructor(
     private readonly ttlMs: number,
     private readonly clock: Clock,
-    private readonly options: { maxStaleMs?: number; maxEntries?: number } = {},
+    private readonly options: { maxStaleMs?: number; maxStaleWhileReadingMs?: number; maxEntries?: number } = {},
   ) {
     this.maxStaleMs = options.maxStaleMs ?? MAX_STALE_MS;
+    this.maxStaleWhileReadingMs = Math.max(this.maxStaleMs, options.maxStaleWhileReadingMs ?? MAX_STALE_WHILE_READING_MS);
   }
 
   get(key: string, read: () => Promise<T>): Promise<T> {
@@ -54,13 +64,15 @@ export class RefreshingCache<T> {
     const age = entry?.value === undefined ? Infinity : now - entry.at;
     if (entry && age >= 0 && age < this.ttlMs) return Promise.resolve(entry.value!);
     const readingFor = entry?.reading ? now - entry.readingSince! : Infinity;
-    const reading = readingFor >= 0 && readingFor < this.maxStaleMs ? entry!.reading : undefined;
-    if (entry && age >= 0 && age < this.maxStaleMs) {
+    const reading = readingFor >= 0 && readingFor < this.maxStaleWhileReadingMs ? entry!.reading : undefined;
+    if (entry && age >= 0 && age < (reading ? this.maxStaleWhileReadingMs : this.maxStaleMs)) {
       if (!reading) this.refresh(key, entry, read, now);
       return Promise.resolve(entry.value!);
     }
     if (reading) return reading;
     if (!entry || age < 0) this.remember(key, (entry = { at: now }));
+    // Too old to answer from: the requests that come while this one reads wait for its read too.
+    else entry.value = undefined;
     return this.refresh(key, entry, read, now);
   }
 

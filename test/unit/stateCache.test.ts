@@ -1,4 +1,4 @@
-import { cachingStatus, MAX_STALE_MS, RefreshingCache, STATE_CACHE_MS } from '../../src/app/stateCache';
+import { cachingStatus, MAX_STALE_MS, MAX_STALE_WHILE_READING_MS, RefreshingCache, STATE_CACHE_MS } from '../../src/app/stateCache';
 import type { CollectionStatus, ReadModel } from '../../src/store/readModel';
 
 /** A read model over a state that the test changes, counting the reads; a clock the test moves. */
@@ -53,6 +53,39 @@ describe('the API state cache (one read per collection per second per process)',
     expect((await w.cached.status('riskDetections')).total).toBe(2);
   });
 
+  it('while a refresh is reading, answers at once from an entry up to MAX_STALE_WHILE_READING_MS old (storage is slow)', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    const cache = new RefreshingCache<string>(STATE_CACHE_MS, clock);
+    expect(await cache.get('k', () => Promise.resolve('A'))).toBe('A');
+    let answer!: (value: string) => void;
+    const slow = () => new Promise<string>((resolve) => (answer = resolve));
+    clock.t = MAX_STALE_MS - 1;
+    expect(await cache.get('k', slow)).toBe('A'); // starts the refresh
+    // The refresh is still reading: these are answered from the entry, older than MAX_STALE_MS, without waiting for it.
+    clock.t = MAX_STALE_MS + STATE_CACHE_MS;
+    expect(await cache.get('k', () => Promise.reject(new Error('no second read while one is out')))).toBe('A');
+    clock.t = MAX_STALE_MS * 3;
+    expect(await cache.get('k', () => Promise.reject(new Error('no second read while one is out')))).toBe('A');
+    answer('B');
+    await new Promise((resolve) => setImmediate(resolve));
+    // B is what the tables held when its read began, 20 s ago: with no read out, the next request reads afresh.
+    expect(await cache.get('k', () => Promise.resolve('C'))).toBe('C');
+    expect(MAX_STALE_WHILE_READING_MS).toBeGreaterThan(MAX_STALE_MS * 3);
+  });
+
+  it('a request that finds its entry too old, with no read out, waits for a fresh read, and so do those that come meanwhile', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    const cache = new RefreshingCache<string>(STATE_CACHE_MS, clock);
+    expect(await cache.get('k', () => Promise.resolve('A'))).toBe('A');
+    clock.t = MAX_STALE_MS;
+    let answer!: (value: string) => void;
+    const first = cache.get('k', () => new Promise<string>((resolve) => (answer = resolve)));
+    clock.t += 100;
+    const second = cache.get('k', () => Promise.resolve('not read: one read is out'));
+    answer('B');
+    expect(await Promise.all([first, second])).toEqual(['B', 'B']);
+  });
+
   it('drops the entry when a refresh fails: the next request reads again and sees the failure', async () => {
     const w = world();
     await w.cached.status('riskDetections');
@@ -64,14 +97,17 @@ describe('the API state cache (one read per collection per second per process)',
     await expect(w.cached.status('riskDetections')).rejects.toThrow('storage unreachable');
   });
 
-  it('does not wait for ever on a read that hangs: past MAX_STALE_MS the next request starts another', async () => {
+  it('does not wait for ever on a read that hangs: past MAX_STALE_WHILE_READING_MS the next request starts another', async () => {
     const clock = { t: 0, now: () => clock.t };
     const cache = new RefreshingCache<string>(1000, clock);
     const hung = cache.get('k', () => new Promise<string>(() => undefined));
     clock.t += MAX_STALE_MS;
+    const waiting = cache.get('k', () => Promise.resolve('not read: one read is out'));
+    clock.t += MAX_STALE_WHILE_READING_MS - MAX_STALE_MS;
     expect(await cache.get('k', () => Promise.resolve('second read'))).toBe('second read');
     expect(await cache.get('k', () => Promise.resolve('third'))).toBe('second read');
     void hung;
+    void waiting;
   });
 
   it('caches list pages by key the same way, and keeps a bounded number of keys', async () => {
