@@ -82,10 +82,15 @@ export function buildProgram(): Command {
       // The runs begin while the token request is out too: they read their tables, leases and states, and write nothing
       // before the credential has been checked (one that can never work ends the command with no lease taken and no run
       // recorded). A rejection is reported by the runs, which wait for it.
-      void checked.catch(() => undefined);
+      let checking = true;
+      void checked.then(
+        () => (checking = false),
+        () => undefined,
+      );
       const controller = new AbortController();
       const stop = () => {
-        if (controller.signal.aborted) process.exit(EXIT_FAILED);
+        // Before the credential has been checked the runs have written nothing: there is nothing to end cleanly.
+        if (checking || controller.signal.aborted) process.exit(EXIT_FAILED);
         process.stderr.write('\nstopping after the current page (press Ctrl+C again to quit at once)\n');
         controller.abort(new Error('stopped on request'));
       };

@@ -183,12 +183,14 @@ export class CollectionStateStore {
     this.renewedAt = sentAt;
     this.runId = runId;
     const { row: stateRow } = await stateRead;
+    // Decoded before the heartbeat starts: a state that can not be read must not leave a lease renewed for ever.
+    const state = stateRow ? decodeState(stateRow) : { aggregates: emptyAggregates() };
     this.heartbeat = setInterval(() => void this.renew().catch(() => undefined), Math.max(1000, this.leaseMs / 3));
     this.heartbeat.unref();
     const takenFrom = verdict.why === 'expired' || verdict.why === 'dead-process' ? verdict.why : undefined;
     return {
       acquired: true,
-      state: stateRow ? decodeState(stateRow) : { aggregates: emptyAggregates() },
+      state,
       stateExisted: Boolean(stateRow),
       ...(takenFrom && { takenFrom }),
     };

@@ -60,6 +60,9 @@ async function begin(ctx: EngineContext, tenantId: string, collection: Collectio
       holdWritesUntil.catch(() => undefined); // the run's error when it waits for it; nothing to report when it failed first
       return await Run.begin(ctx, tenantId, collection, { ...runOptions, holdWritesUntil });
     } catch (error) {
+      // A failure that came before the writes were allowed (a read while the credential was being checked): the check's
+      // own verdict comes first (a credential that can never work ends the CLI with its own line).
+      await Promise.allSettled([options.holdWritesUntil]);
       if (attempt >= BEGIN_ATTEMPTS || !isUnanswered(error) || options.signal?.aborted) throw error;
       ctx.log.warn(`${collection.name}: storage did not answer while the run began (${(error as Error).message}); trying again`);
       await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));

@@ -10,6 +10,7 @@ import { systemClock } from '../../src/domain/clock';
 import { CollectionStateStore } from '../../src/store/syncState';
 import { latestRuns } from '../../src/store/syncRuns';
 import { generateRiskDetections } from '../../tools/emulator';
+import { startStorageProxy } from '../../tools/storage-proxy/storageProxy';
 import { startLocalHost } from '../../tools/host/localHost';
 import { eventually, quietLogger, startHarness, type Harness } from '../support/harness';
 
@@ -158,4 +159,44 @@ describe('a run that holds its writes until the credential has been checked', ()
     pass();
     expect(await run).toMatchObject({ outcome: 'succeeded' });
   });
+  it('runs from the state as it is once it may write: another run that took the lease and saved meanwhile is seen', async () => {
+    let pass!: () => void;
+    const checked = new Promise<void>((resolve) => (pass = resolve));
+    const read = stateRead();
+    const run = h.service().run('riskDetections', { trigger: 'test', holdWritesUntil: checked }, quietLogger);
+    await read;
+    // While the run waits, another run takes the lease, moves the watermark back a day and gives the lease up.
+    const other = new CollectionStateStore(h.table('SyncState'), h.emulator.tenantId, 'riskDetections', { leaseMs: 60_000, clock: systemClock });
+    const taken = await other.tryAcquire('another-run');
+    if (!taken.acquired) throw new Error('the other run could not take the lease');
+    const watermark = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    await other.release({ ...taken.state, watermark });
+    pass();
+    expect(await run).toMatchObject({ outcome: 'succeeded', watermarkBefore: watermark });
+  });
+
+  it('Ctrl+C while the credential is being checked ends the CLI at once, with nothing written', async () => {
+    const proxy = await startStorageProxy({ port: h.azurite.port });
+    let stateReads = 0;
+    proxy.addHook({
+      match: (r) => r.kind === 'read' && r.tables.includes('SyncState'),
+      before: () => void stateReads++,
+      once: false,
+    });
+    // The credential check's token request is answered only after the test is over.
+    h.emulator.faults.add({ target: 'token', kind: 'slow', delayMs: 120_000, count: 1 });
+    try {
+      const before = await written();
+      const child = h.spawnCli(['sync', '-d', 'riskDetections'], { TABLES_CONNECTION_STRING: proxy.connectionString });
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      // The tables row, the lease and the state have been read: the run waits for the credential.
+      await eventually(() => stateReads >= 3, 60_000, 'the run read its lease and state');
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+      expect(await written()).toEqual(before);
+    } finally {
+      h.emulator.faults.clear();
+      await proxy.close();
+    }
+  }, 120_000);
 });
