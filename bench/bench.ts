@@ -56,6 +56,7 @@ interface Options {
   e2ePages: number;
   loadRate: number;
   loadSeconds: number;
+  syncingNice: number;
   trackingRepeat: number;
   historyUsers: number;
   historyRps: number;
@@ -82,6 +83,12 @@ function phases(value: string): Phase[] {
 function positiveInt(value: string): number {
   const n = Number(value.replace(/_/g, ''));
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function niceValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError('expected a whole number from 0 to 19');
   return n;
 }
 
@@ -708,12 +715,13 @@ function humanReport(r: Report): string {
     ] as const) {
       for (const x of list) {
         lines.push(
-          `  ${phase.padEnd(8)} ${x.route.padEnd(56)} p50 ${fmt(x.latencyMs.p50, 1)} / p90 ${fmt(x.latencyMs.p90, 1)} / p99 ${fmt(x.latencyMs.p99, 1)} / max ${fmt(x.latencyMs.max, 1)} ms`,
+          `  ${phase.padEnd(8)} ${x.route.padEnd(56)} p50 ${fmt(x.latencyMs.p50, 1)} / p90 ${fmt(x.latencyMs.p90, 1)} / p99 ${fmt(x.latencyMs.p99, 1)} / max ${fmt(x.latencyMs.max, 1)} ms; the request before: ${fmt(x.firstMs)} ms`,
         );
       }
     }
     lines.push(
-      `  the sync wrote ${sn.sync.pagesDuring} pages during the syncing measurements${sn.sync.stillWritingAtEnd ? ' and was still writing at the end' : ''}`,
+      `  the sync wrote ${sn.sync.pagesDuring} pages during the syncing measurements${sn.sync.stillWritingAtEnd ? ' and was still writing at the end' : ''}` +
+        (sn.sync.nice > 0 ? `; it and Azurite ran at nice ${sn.sync.nice} (the host and the load generator first)` : '; all at equal priority'),
     );
   }
   if (r.tracking) {
@@ -749,6 +757,12 @@ async function main(argv: string[]): Promise<void> {
     .option('--e2e-pages <count>', 'pages of the end-to-end run at 1 request/s', positiveInt, 12)
     .option('--load-rate <n>', 'requests/s of the snapshot load', positiveInt, 200)
     .option('--load-seconds <n>', 'seconds of load per route', positiveInt, 30)
+    .option(
+      '--syncing-nice <n>',
+      'priority of the sync and Azurite while the API is measured beside them (0-19; 0: equal terms with the host and the load generator)',
+      niceValue,
+      10,
+    )
     .option('--tracking-repeat <count>', 'pairs of backfills with change tracking on and off', positiveInt, 2)
     .option(
       '--history-users <count>',
@@ -785,7 +799,11 @@ async function main(argv: string[]): Promise<void> {
     },
     snapshot: async () => {
       phase(`snapshot under load: ${opts.loadRate} requests/s for ${opts.loadSeconds} s per route, idle then while a sync writes`);
-      report.snapshot = await snapshotLoad(opts.seed, { rate: opts.loadRate, seconds: opts.loadSeconds, detections: 5000, users: 400 }, log);
+      report.snapshot = await snapshotLoad(
+        opts.seed,
+        { rate: opts.loadRate, seconds: opts.loadSeconds, detections: 5000, users: 400, syncingNice: opts.syncingNice },
+        log,
+      );
     },
     full: async () => {
       const attempts: Awaited<ReturnType<typeof fullSync>>[] = [];
