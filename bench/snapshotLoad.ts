@@ -102,7 +102,16 @@ async function load(host: Host, route: string, rate: number, seconds: number, en
     seconds * 1000 + 60_000,
   );
   const r = run.result;
-  return { route, firstMs, requests: r.requests, latencyMs: r.latencyMs, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, statuses: r.statuses };
+  return {
+    route,
+    firstMs,
+    requests: r.requests,
+    latencyMs: r.latencyMs,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    statuses: r.statuses,
+  };
 }
 
 export async function snapshotLoad(

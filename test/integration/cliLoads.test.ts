@@ -38,7 +38,10 @@ describe('risk-sync sync loads only what a sync needs', () => {
   const modulesOf = async (args: string[], name: string, script?: string) => {
     const file = path.join(dir, `${name}.json`);
     const result = await h.cli(args, { NODE_OPTIONS: `--require ${probe}`, LOADED_MODULES_FILE: file }, { script });
-    const loaded = JSON.parse(readFileSync(file, 'utf8')) as { modules: string[]; requests: { method?: string; path: string; loaded?: number; answered?: true }[] };
+    const loaded = JSON.parse(readFileSync(file, 'utf8')) as {
+      modules: string[];
+      requests: { method?: string; path: string; loaded?: number; answered?: true }[];
+    };
     return { result, modules: loaded.modules.map((m) => path.relative(root, m).split(path.sep).join('/')), requests: loaded.requests };
   };
   const stored50 = (result: { code: number | null; stdout: string }) => {

@@ -78,7 +78,8 @@ describe('credentials that can never work fail fast with one line (CLI, over the
     const rows: string[] = [];
     for (const table of ['SyncState', 'SyncRuns']) {
       try {
-        for await (const e of h.table(table).listEntities()) if (e.partitionKey !== '_sync') rows.push(`${table} ${e.partitionKey} ${e.rowKey} ${e.etag}`);
+        for await (const e of h.table(table).listEntities())
+          if (e.partitionKey !== '_sync') rows.push(`${table} ${e.partitionKey} ${e.rowKey} ${e.etag}`);
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode !== 404) throw error;
       }
@@ -128,7 +129,10 @@ describe('credentials that can never work fail fast with one line (CLI, over the
       /AADSTS90002, the tenant does not exist\. Fix: check AZURE_TENANT_ID/,
     ],
   ])('%s: the client secret line with the AADSTS code and the fix', async (_name, env, line) => {
-    expectOneLine(await failingSync(env()), new RegExp(`^error: could not get a token with the client secret of app [0-9a-f-]{36}: .*${line.source}`));
+    expectOneLine(
+      await failingSync(env()),
+      new RegExp(`^error: could not get a token with the client secret of app [0-9a-f-]{36}: .*${line.source}`),
+    );
   });
 
   it('a certificate the app does not know, and one that can not be read', async () => {
