@@ -27,6 +27,7 @@ if (!existsSync(entry) || !existsSync(bundle) || !existsSync(bundled)) {
 // tools/ and the CLI share one copy of src/. A bundle older than the compiled modules (a `tsc` or `npm run compile`
 // since the last build) would run old code: then everything runs from the modules.
 const local = path.join(dist, 'tools', 'cli.js');
+const addLocal = existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined;
 const fresh = statSync(bundle).mtimeMs >= statSync(entry).mtimeMs;
-if (fresh && (!existsSync(local) || JSON.parse(readFileSync(bundled, 'utf8')).includes(process.argv[2]))) require(bundle).main(process.argv);
-else require(entry).main(process.argv, existsSync(local) ? (program) => require(local).addLocalCommands(program) : undefined);
+if (fresh && (!addLocal || JSON.parse(readFileSync(bundled, 'utf8')).includes(process.argv[2]))) require(bundle).main(process.argv);
+else require(entry).main(process.argv, addLocal);
