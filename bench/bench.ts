@@ -13,7 +13,7 @@
  * 5. memory: a full sync of --rss-n records (default 100,000): peak RSS against phase 1's;
  * 6. start-up: the built Functions entry point loaded 5 times; `risk-sync sync` idle runs timed from spawn;
  * 7. end to end: a first `risk-sync sync` of 12 pages at 1 request/s, spawn -> exit;
- * 8. snapshot under load: autocannon against `risk-sync serve`, idle and while a sync writes;
+ * 8. snapshot under load: requests at a fixed rate (bench/fixedRateLoad.ts) against `risk-sync serve`, idle and while a sync writes;
  * 9. change tracking on and off (same backfill), a history pass over changed users, a sweep of 72 h.
  * `--only` / `--skip` choose phases (names: full, paced, rss, startup, e2e, snapshot, tracking, history, sweep).
  */
@@ -715,7 +715,7 @@ function humanReport(r: Report): string {
     ] as const) {
       for (const x of list) {
         lines.push(
-          `  ${phase.padEnd(8)} ${x.route.padEnd(56)} p50 ${fmt(x.latencyMs.p50, 1)} / p90 ${fmt(x.latencyMs.p90, 1)} / p99 ${fmt(x.latencyMs.p99, 1)} / max ${fmt(x.latencyMs.max, 1)} ms; the request before: ${fmt(x.firstMs)} ms`,
+          `  ${phase.padEnd(8)} ${x.route.padEnd(56)} p50 ${fmt(x.latencyMs.p50, 1)} / p90 ${fmt(x.latencyMs.p90, 1)} / p99 ${fmt(x.latencyMs.p99, 1)} / max ${fmt(x.latencyMs.max, 1)} ms; the request before: ${fmt(x.firstMs)} ms; sent late p99 ${fmt(x.sendLagMs.p99, 1)} ms`,
         );
       }
     }

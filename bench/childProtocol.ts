@@ -3,6 +3,7 @@
  * orchestrator (types and the parser only; no side effects, cheap to load).
  */
 import type { RunSummary } from '../src/domain/runs';
+import type { Percentiles } from './fixedRateLoad';
 
 export const RESULT_PREFIX = 'BENCH_RESULT ';
 
@@ -89,8 +90,10 @@ export interface LoadChildResult {
   rate: number;
   seconds: number;
   requests: number;
-  /** Request latency (ms) as autocannon measures it, corrected for coordinated omission. */
-  latencyMs: { avg: number; p50: number; p90: number; p99: number; max: number };
+  /** From when each request was due to the end of its answer (ms): see bench/fixedRateLoad.ts. */
+  latencyMs: Percentiles;
+  /** How late the generator let requests go (ms). */
+  sendLagMs: Percentiles;
   /** Connection errors (refused, reset), timeouts (no answer in 10 s) and answers other than 2xx. */
   errors: number;
   timeouts: number;

@@ -25,6 +25,7 @@ export interface RouteLoad {
   firstMs: number;
   requests: number;
   latencyMs: LoadChildResult['latencyMs'];
+  sendLagMs: LoadChildResult['sendLagMs'];
   errors: number;
   timeouts: number;
   non2xx: number;
@@ -87,8 +88,8 @@ async function startHost(world: World): Promise<Host> {
  * One route at a fixed rate. One request goes first, as a warm instance's traffic would have made it: the route's
  * cached state may be older than MAX_STALE_MS when its measurement begins (no request read it meanwhile), and that
  * first request then waits for a fresh read, as a monitor that polls every minute does. Its time is reported
- * (`firstMs`), not mixed into the load's figures: with autocannon's correction for coordinated omission, one second
- * of waiting on all 10 connections would count as 200 late requests.
+ * (`firstMs`), not mixed into the load's figures: the load counts each request's latency from when it was due, so one
+ * second of waiting would count as 200 late requests.
  */
 async function load(host: Host, route: string, rate: number, seconds: number, env: NodeJS.ProcessEnv): Promise<RouteLoad> {
   const sentAt = performance.now();
@@ -107,6 +108,7 @@ async function load(host: Host, route: string, rate: number, seconds: number, en
     firstMs,
     requests: r.requests,
     latencyMs: r.latencyMs,
+    sendLagMs: r.sendLagMs,
     errors: r.errors,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
