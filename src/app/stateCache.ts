@@ -12,22 +12,26 @@ import type { CollectionStatus, ReadModel } from '../store/readModel';
 export const STATE_CACHE_MS = 1000;
 
 /**
- * The oldest entry a request starts a refresh from and is answered from at once (ms). Under steady load entries are
- * refreshed every STATE_CACHE_MS, and a caller that polls less often than this finds its entry older: it waits for a
- * fresh read, so a monitor polling every minute always sees what the tables hold.
+ * How long after its last read came back an entry is still answered from at once, while a refresh starts (ms). Under
+ * steady load entries are refreshed every STATE_CACHE_MS, and a caller that polls less often than this finds its entry
+ * older: it waits for a fresh read, so a monitor polling every minute always sees what the tables hold. Counted from
+ * when the read came back, not from when it began: after a read that took longer than this (storage slow to answer),
+ * a new read would bring a value no fresher by the time it came, only later.
  */
 export const MAX_STALE_MS = 10_000;
 
 /**
- * The oldest entry a request is answered from while a refresh is already reading (ms): storage is slow to answer then
- * (a sync writing hard into the same account), and requests are answered at once instead of queueing behind it. The
- * entry ages to about twice the time one read takes; a read out longer than this is taken for hung.
+ * The oldest value a request is answered from at once (ms, from when its read began): storage is slow to answer when
+ * reads take long (a sync writing hard into the same account), and requests are answered at once instead of queueing
+ * behind it. The value ages to about twice the time one read takes; a read out longer than this is taken for hung.
  */
 export const MAX_STALE_WHILE_READING_MS = 60_000;
 
 interface Entry<T> {
   /** When the read that gave `value` started. */
   at: number;
+  /** When that read came back. */
+  settledAt: number;
   value?: T;
   /** The read in flight (the first one, or a refresh), and when it started. */
   reading?: Promise<T>;
@@ -37,9 +41,10 @@ interface Entry<T> {
 /**
  * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older shares one refresh:
  * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
- * p99 latency is not the latency of the one read per second), as long as that value is younger than `maxStaleMs`, or
- * than `maxStaleWhileReadingMs` when a refresh was already reading. A request with nothing to serve waits on the read
- * in flight, and so do the requests after it until that read is done. A failed read is not kept: the entry is dropped,
+ * p99 latency is not the latency of the one read per second), as long as that value is younger than
+ * `maxStaleWhileReadingMs` and either a refresh is already reading or the last read came back less than `maxStaleMs`
+ * ago. A request with nothing to serve waits on the read in flight, and so do the requests after it until that read
+ * is done. A failed read is not kept: the entry is dropped,
  * and the next request reads again (and fails as storage does). A read out longer than `maxStaleWhileReadingMs` is not
  * waited for (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently
  * read go.
@@ -65,12 +70,13 @@ export class RefreshingCache<T> {
     if (entry && age >= 0 && age < this.ttlMs) return Promise.resolve(entry.value!);
     const readingFor = entry?.reading ? now - entry.readingSince! : Infinity;
     const reading = readingFor >= 0 && readingFor < this.maxStaleWhileReadingMs ? entry!.reading : undefined;
-    if (entry && age >= 0 && age < (reading ? this.maxStaleWhileReadingMs : this.maxStaleMs)) {
+    const sinceSettled = entry?.value === undefined ? Infinity : now - entry.settledAt;
+    if (entry && age >= 0 && age < this.maxStaleWhileReadingMs && (reading || (sinceSettled >= 0 && sinceSettled < this.maxStaleMs))) {
       if (!reading) this.refresh(key, entry, read, now);
       return Promise.resolve(entry.value!);
     }
     if (reading) return reading;
-    if (!entry || age < 0) this.remember(key, (entry = { at: now }));
+    if (!entry || age < 0) this.remember(key, (entry = { at: now, settledAt: now }));
     // Too old to answer from: the requests that come while this one reads wait for its read too.
     else entry.value = undefined;
     return this.refresh(key, entry, read, now);
@@ -82,6 +88,7 @@ export class RefreshingCache<T> {
         if (this.entries.get(key) === entry && (entry.value === undefined || startedAt >= entry.at)) {
           entry.value = value;
           entry.at = startedAt;
+          entry.settledAt = this.clock.now();
           this.remember(key, entry);
         }
         if (entry.reading === reading) entry.reading = undefined;

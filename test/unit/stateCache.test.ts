@@ -68,9 +68,39 @@ describe('the API state cache (one read per collection per second per process)',
     expect(await cache.get('k', () => Promise.reject(new Error('no second read while one is out')))).toBe('A');
     answer('B');
     await new Promise((resolve) => setImmediate(resolve));
-    // B is what the tables held when its read began, 20 s ago: with no read out, the next request reads afresh.
-    expect(await cache.get('k', () => Promise.resolve('C'))).toBe('C');
+    // B is what the tables held 20 s ago, when its read began, but it came back just now: a new read would bring a
+    // value no fresher by the time it came. The next request gets B at once and starts that read.
+    expect(await cache.get('k', () => Promise.resolve('C'))).toBe('B');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await cache.get('k', () => Promise.reject(new Error('C is a second old at most')))).toBe('C');
     expect(MAX_STALE_WHILE_READING_MS).toBeGreaterThan(MAX_STALE_MS * 3);
+  });
+
+  it('answers at once for MAX_STALE_MS after the last read came back, and never from a value older than MAX_STALE_WHILE_READING_MS', async () => {
+    const clock = { t: 0, now: () => clock.t };
+    const cache = new RefreshingCache<string>(STATE_CACHE_MS, clock);
+    let answer!: (value: string) => void;
+    const slow = () => new Promise<string>((resolve) => (answer = resolve));
+    const first = cache.get('k', slow);
+    clock.t = MAX_STALE_MS * 2; // the first read takes 20 s
+    answer('A');
+    expect(await first).toBe('A');
+    clock.t += MAX_STALE_MS - 1;
+    expect(await cache.get('k', slow)).toBe('A'); // answered at once, and the refresh it starts is out
+    answer('B');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await cache.get('k', () => Promise.reject(new Error('B is fresh')))).toBe('B');
+
+    // A read that takes longer than the cap brings a value that is too old to answer from: the next request reads.
+    const late = cache.get('j', slow);
+    clock.t += MAX_STALE_WHILE_READING_MS;
+    answer('X');
+    expect(await late).toBe('X');
+    expect(await cache.get('j', () => Promise.resolve('Y'))).toBe('Y');
+
+    // A monitor that polls less often than MAX_STALE_MS waits for a fresh read, however fast the last one was.
+    clock.t += MAX_STALE_MS;
+    expect(await cache.get('j', () => Promise.resolve('Z'))).toBe('Z');
   });
 
   it('a request that finds its entry too old, with no read out, waits for a fresh read, and so do those that come meanwhile', async () => {
