@@ -94,7 +94,7 @@ export interface LoadChildResult {
   latencyMs: Percentiles;
   /** How late the generator let requests go (ms). */
   sendLagMs: Percentiles;
-  /** Connection errors (refused, reset), timeouts (no answer in 10 s) and answers other than 2xx. */
+  /** Connection errors (refused, reset), timeouts (no answer 10 s after it was due) and answers other than 2xx. */
   errors: number;
   timeouts: number;
   non2xx: number;

@@ -4,11 +4,12 @@
  * stalls is charged for every request that had to wait meanwhile, which is the honest correction for coordinated
  * omission (as wrk2 does it).
  *
- * Why not autocannon's `overallRate`: it lets each connection send its share of a second back to back from the start
- * of every second, then pause, so 200 requests/s arrive as one burst of 200 on 10 connections each second, queueing
- * behind one another; and its correction assumes one request per millisecond on each connection (`1 / rate` taken
- * for milliseconds), so every answer slower than 1 ms also adds that many shorter ones. Against the same host, idle,
- * it reported /api/snapshot p99 27 ms where requests spread over the second saw 8 ms.
+ * Why not autocannon's `overallRate`: each of its connections sends its share of a second (20 of 200) back to back
+ * from the start of every second, each as soon as the answer before it has come, then pauses until the next second,
+ * so the requests of a second come as 10 chains at once at its start, queueing behind one another in the server; and
+ * its correction assumes one request per millisecond on each connection (`1 / rate` taken for milliseconds), so every
+ * answer slower than 1 ms also adds that many shorter ones. Against the same host, idle, it reported /api/snapshot
+ * p99 27 ms where requests spread over the second saw 8 ms.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -20,7 +21,7 @@ export interface FixedRateOptions {
   seconds: number;
   /** Keep-alive connections at most; a request due while all are busy waits for one (and that wait counts). */
   connections?: number;
-  /** A request unanswered this long after it went out counts as a timeout (ms). */
+  /** A request not answered this long after it was due counts as a timeout (ms). */
   timeoutMs?: number;
 }
 
@@ -35,11 +36,11 @@ export interface Percentiles {
 export interface FixedRateResult {
   /** Requests sent: rate x seconds. */
   requests: number;
-  /** From when each answered request was due to the end of its answer (ms). */
+  /** From when each answered request was due to the end of its answer (ms); failed requests are counted below, not here. */
   latencyMs: Percentiles;
   /** How late the generator itself let requests go (ms): large figures mean the load generator, not the server, was slow. */
   sendLagMs: Percentiles;
-  /** Connection errors (refused, reset), timeouts, and answers other than 2xx. */
+  /** Connection errors (refused, reset), timeouts, and answers other than 2xx (answered, so also in `latencyMs`). */
   errors: number;
   timeouts: number;
   non2xx: number;
@@ -49,11 +50,11 @@ export interface FixedRateResult {
 export async function fixedRateLoad(options: FixedRateOptions): Promise<FixedRateResult> {
   const { url, rate, seconds } = options;
   if (!(rate > 0) || !(seconds > 0)) throw new RangeError(`fixedRateLoad: rate and seconds must be positive (got ${rate}, ${seconds})`);
+  const total = Math.round(rate * seconds);
+  if (total < 1) throw new RangeError(`fixedRateLoad: ${rate} requests/s for ${seconds} s is no request`);
   const client = new URL(url).protocol === 'https:' ? https : http;
   const agent = new client.Agent({ keepAlive: true, maxSockets: options.connections ?? 10 });
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const total = Math.round(rate * seconds);
-  if (total < 1) throw new RangeError(`fixedRateLoad: ${rate} requests/s for ${seconds} s is no request`);
   const latencies: number[] = [];
   const sendLags: number[] = [];
   const statuses: Record<string, number> = {};
@@ -69,25 +70,32 @@ export async function fixedRateLoad(options: FixedRateOptions): Promise<FixedRat
       const send = (due: number) => {
         sendLags.push(performance.now() - due);
         let done = false;
+        let status: string | undefined;
         const finish = (outcome: 'answered' | 'error' | 'timeout') => {
           if (done) return;
           done = true;
-          if (outcome === 'answered') latencies.push(performance.now() - due);
-          else if (outcome === 'timeout') timeouts++;
+          clearTimeout(deadline);
+          if (outcome === 'answered') {
+            latencies.push(performance.now() - due);
+            statuses[status!] = (statuses[status!] ?? 0) + 1;
+          } else if (outcome === 'timeout') timeouts++;
           else errors++;
           settle();
         };
         const request = client.get(url, { agent }, (response) => {
-          const status = String(response.statusCode);
-          statuses[status] = (statuses[status] ?? 0) + 1;
+          status = String(response.statusCode);
           response.resume();
           response.on('end', () => finish('answered'));
           response.on('error', () => finish('error'));
         });
-        request.setTimeout(timeoutMs, () => {
-          finish('timeout');
-          request.destroy();
-        });
+        // From when the request was due, so the time it waited for a free connection counts too.
+        const deadline = setTimeout(
+          () => {
+            finish('timeout');
+            request.destroy();
+          },
+          Math.max(0, due + timeoutMs - performance.now()),
+        );
         request.on('error', () => finish('error'));
       };
       const start = performance.now();

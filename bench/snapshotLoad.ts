@@ -86,7 +86,7 @@ async function startHost(world: World): Promise<Host> {
 
 /**
  * One route at a fixed rate. One request goes first, as a warm instance's traffic would have made it: the route's
- * cached state may be older than MAX_STALE_MS when its measurement begins (no request read it meanwhile), and that
+ * cached state may have been read more than MAX_STALE_MS before its measurement begins (no request read it meanwhile), and that
  * first request then waits for a fresh read, as a monitor that polls every minute does. Its time is reported
  * (`firstMs`), not mixed into the load's figures: the load counts each request's latency from when it was due, so one
  * second of waiting would count as 200 late requests.

@@ -14,9 +14,10 @@ export const STATE_CACHE_MS = 1000;
 /**
  * How long after its last read came back an entry is still answered from at once, while a refresh starts (ms). Under
  * steady load entries are refreshed every STATE_CACHE_MS, and a caller that polls less often than this finds its entry
- * older: it waits for a fresh read, so a monitor polling every minute always sees what the tables hold. Counted from
- * when the read came back, not from when it began: after a read that took longer than this (storage slow to answer),
- * a new read would bring a value no fresher by the time it came, only later.
+ * older: it waits for a fresh read, so a monitor polling every minute sees what the tables hold (when it is alone; with
+ * other callers, a copy whose read came back less than this ago). Counted from when the read came back, not from when
+ * it began: after a read that took longer than this (storage slow to answer), a new read would bring a value no
+ * fresher by the time it came, only later.
  */
 export const MAX_STALE_MS = 10_000;
 
@@ -42,8 +43,8 @@ interface Entry<T> {
  * Values read at most `ttlMs` ago by `clock`, by key. A request that finds its entry older shares one refresh:
  * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
  * p99 latency is not the latency of the one read per second), as long as that value is younger than
- * `maxStaleWhileReadingMs` and either a refresh is already reading or the last read came back less than `maxStaleMs`
- * ago. A request with nothing to serve waits on the read in flight, and so do the requests after it until that read
+ * `maxStaleWhileReadingMs` and either a refresh has been reading for less than `maxStaleWhileReadingMs` or the last
+ * read came back less than `maxStaleMs` ago. A request with nothing to serve waits on the read in flight, and so do the requests after it until that read
  * is done. A failed read is not kept: the entry is dropped,
  * and the next request reads again (and fails as storage does). A read out longer than `maxStaleWhileReadingMs` is not
  * waited for (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently

@@ -47,11 +47,26 @@ describe('fixedRateLoad', () => {
     }
   });
 
-  it('counts refused connections as errors and answers other than 2xx apart', async () => {
-    const closed = await server();
-    await closed.close();
-    const refused = await fixedRateLoad({ url: closed.url, rate: 10, seconds: 0.5 });
-    expect(refused).toMatchObject({ requests: 5, errors: 5, non2xx: 0, statuses: {} });
+  it('counts dropped connections as errors, answers that do not come in time as timeouts, and answers other than 2xx apart', async () => {
+    const dropping = http.createServer();
+    dropping.on('connection', (socket) => socket.destroy());
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    try {
+      const dropped = await fixedRateLoad({ url: `http://127.0.0.1:${(dropping.address() as AddressInfo).port}/`, rate: 10, seconds: 0.5 });
+      expect(dropped).toMatchObject({ requests: 5, errors: 5, timeouts: 0, non2xx: 0, statuses: {} });
+    } finally {
+      await new Promise<void>((resolve) => dropping.close(() => resolve()));
+    }
+
+    // Every answer is held past the timeout: counted once each, as timeouts, and in no status or latency.
+    const silent = await server(() => 2_000);
+    try {
+      const result = await fixedRateLoad({ url: silent.url, rate: 10, seconds: 0.3, timeoutMs: 200 });
+      expect(result).toMatchObject({ requests: 3, errors: 0, timeouts: 3, non2xx: 0, statuses: {} });
+      expect(Number.isNaN(result.latencyMs.p99)).toBe(true);
+    } finally {
+      await silent.close();
+    }
 
     const missing = http.createServer((_request, response) => {
       response.statusCode = 404;

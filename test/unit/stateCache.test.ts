@@ -45,7 +45,7 @@ describe('the API state cache (one read per collection per second per process)',
     expect(w.reads).toHaveLength(2);
   });
 
-  it('never answers from an entry older than MAX_STALE_MS: such a request waits for the read', async () => {
+  it('never answers from an entry whose last read came back MAX_STALE_MS ago, with no read out: such a request waits for the read', async () => {
     const w = world();
     await w.cached.status('riskDetections');
     w.state.total = 2;
