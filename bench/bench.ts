@@ -352,12 +352,15 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
 
     // The quiet run needs a watermark on both collections: a first pass of riskyUsers (one page), then a pause as
     // between two timer runs, so the new process does not start inside the previous one's request window.
-    // That first pass also reads every user's history (300 requests): unthrottled, it is setup, not a figure.
+    // That first pass also reads every user's history (300 requests): unthrottled, it is setup, not a figure. Without
+    // it the quiet run would be the history's first pass (300 requests at 1 request/s).
     world.emulator.setThrottling({ enabled: false });
-    expectSucceeded(
+    const setup = expectSucceeded(
       await runChild<SyncChildResult>('syncChild', ['--collections', 'riskyUsers'], world.env({ GRAPH_MAX_RPS: FAST_RPS }), 600_000),
       'riskyUsers first pass',
     );
+    if (!setup.some((summary) => summary.collection === 'riskyUserHistory'))
+      throw new Error(`the riskyUsers first pass read no history (${setup.map((summary) => summary.collection).join(', ')})`);
     world.emulator.setThrottling({ enabled: true, rps: 1 });
     await sleep(1100);
     world.emulator.resetStats();
@@ -390,7 +393,10 @@ async function pacedAndQuiet(n: number, seed: number): Promise<{ paced: PacedFig
       requestLog: quietLog.map((e) => ({ atMs: Date.parse(e.at) - Date.parse(quietLog[0]!.at), route: e.route, status: e.status })),
       fetches: q.result.fetches.map((f) => ({ start: Math.round(f.start), end: Math.round(f.end), ok: f.ok })),
     };
-    log(`  quiet: ${quiet.graphRequests} Graph requests, sync done ${Math.round(quiet.syncDoneMs)} ms after process start`);
+    const historyRequests = quiet.collections.find((c) => c.collection === 'riskyUserHistory')?.requests ?? 0;
+    log(
+      `  quiet: ${quiet.graphRequests} Graph requests and ${historyRequests} history requests, sync done ${Math.round(quiet.syncDoneMs)} ms after process start`,
+    );
     return { paced, quiet };
   } finally {
     await world.close();
