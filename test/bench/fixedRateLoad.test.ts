@@ -5,16 +5,26 @@ import { fixedRateLoad, percentiles } from '../../bench/fixedRateLoad';
 /** A server that notes when each request arrived and answers after `delayMs(index)` (0: at once). */
 async function server(delayMs: (index: number) => number = () => 0) {
   const arrivals: number[] = [];
+  const held = new Set<NodeJS.Timeout>();
   const s = http.createServer((request, response) => {
     const index = arrivals.push(performance.now()) - 1;
     const answer = () => response.end('ok');
     const delay = delayMs(index);
-    if (delay > 0) setTimeout(answer, delay);
-    else answer();
+    if (delay <= 0) return answer();
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      answer();
+    }, delay);
+    held.add(timer);
   });
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/`;
-  return { url, arrivals, close: () => new Promise<void>((resolve) => s.close(() => resolve())) };
+  const close = () => {
+    for (const timer of held) clearTimeout(timer);
+    s.closeAllConnections();
+    return new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  return { url, arrivals, close };
 }
 
 describe('fixedRateLoad', () => {
