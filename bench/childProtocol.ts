@@ -3,7 +3,7 @@
  * orchestrator (types and the parser only; no side effects, cheap to load).
  */
 import type { RunSummary } from '../src/domain/runs';
-import type { Percentiles } from './fixedRateLoad';
+import type { FixedRateResult } from './fixedRateLoad';
 
 export const RESULT_PREFIX = 'BENCH_RESULT ';
 
@@ -84,21 +84,12 @@ export interface CeilingChildResult {
   azuriteCpuMs?: number;
 }
 
-export interface LoadChildResult {
+/** What bench/fixedRateLoad.ts measured (timeouts: no answer 10 s after a request was due), and where. */
+export interface LoadChildResult extends FixedRateResult {
   kind: 'load';
   url: string;
   rate: number;
   seconds: number;
-  requests: number;
-  /** From when each request was due to the end of its answer (ms): see bench/fixedRateLoad.ts. */
-  latencyMs: Percentiles;
-  /** How late the generator let requests go (ms). */
-  sendLagMs: Percentiles;
-  /** Connection errors (refused, reset), timeouts (no answer 10 s after it was due) and answers other than 2xx. */
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statuses: Record<string, number>;
 }
 
 export type ChildResult = SyncChildResult | CeilingChildResult | LoadChildResult;
