@@ -44,9 +44,9 @@ interface Entry<T> {
  * it gets the value the entry holds while the refresh runs (so no request waits on storage once a key is warm, and
  * p99 latency is not the latency of the one read per second), as long as that value is younger than
  * `maxStaleWhileReadingMs` and either a refresh has been reading for less than `maxStaleWhileReadingMs` or the last
- * read came back less than `maxStaleMs` ago. A request with nothing to serve waits on the read in flight, and so do the requests after it until that read
- * is done. A failed read is not kept: the entry is dropped,
- * and the next request reads again (and fails as storage does). A read out longer than `maxStaleWhileReadingMs` is not
+ * read came back less than `maxStaleMs` ago. A request with nothing to serve waits on the read in flight, and so do
+ * the requests after it until that read is done. A failed read is not kept: the entry is dropped, and the next
+ * request reads again (and fails as storage does). A read out longer than `maxStaleWhileReadingMs` is not
  * waited for (a connection that hangs): the next request starts another. At most `maxEntries` keys, the least recently
  * read go.
  */
