@@ -99,11 +99,12 @@ export async function fixedRateLoad(options: FixedRateOptions): Promise<FixedRat
         request.on('error', () => finish('error'));
       };
       const start = performance.now();
+      const dueAt = (i: number) => start + (i * 1000) / rate;
       let next = 0;
       const tick = () => {
         const now = performance.now();
-        for (; next < total && start + (next * 1000) / rate <= now; next++) send(start + (next * 1000) / rate);
-        if (next < total) setTimeout(tick, Math.max(0, start + (next * 1000) / rate - performance.now()));
+        for (; next < total && dueAt(next) <= now; next++) send(dueAt(next));
+        if (next < total) setTimeout(tick, Math.max(0, dueAt(next) - performance.now()));
       };
       tick();
     });

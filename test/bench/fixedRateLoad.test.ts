@@ -2,13 +2,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fixedRateLoad, percentiles } from '../../bench/fixedRateLoad';
 
-/** A server that notes when each request arrived and answers after `delayMs(index)` (0: at once). */
-async function server(delayMs: (index: number) => number = () => 0) {
+/** A server that notes when each request arrived and answers `status` after `delayMs(index)` (0: at once). */
+async function server(delayMs: (index: number) => number = () => 0, status = 200) {
   const arrivals: number[] = [];
   const held = new Set<NodeJS.Timeout>();
   const s = http.createServer((request, response) => {
     const index = arrivals.push(performance.now()) - 1;
-    const answer = () => response.end('ok');
+    const answer = () => {
+      response.statusCode = status;
+      response.end('ok');
+    };
     const delay = delayMs(index);
     if (delay <= 0) return answer();
     const timer = setTimeout(() => {
@@ -78,16 +81,12 @@ describe('fixedRateLoad', () => {
       await silent.close();
     }
 
-    const missing = http.createServer((_request, response) => {
-      response.statusCode = 404;
-      response.end();
-    });
-    await new Promise<void>((resolve) => missing.listen(0, '127.0.0.1', resolve));
+    const missing = await server(() => 0, 404);
     try {
-      const result = await fixedRateLoad({ url: `http://127.0.0.1:${(missing.address() as AddressInfo).port}/`, rate: 10, seconds: 0.5 });
+      const result = await fixedRateLoad({ url: missing.url, rate: 10, seconds: 0.5 });
       expect(result).toMatchObject({ requests: 5, errors: 0, non2xx: 5, statuses: { '404': 5 } });
     } finally {
-      await new Promise<void>((resolve) => missing.close(() => resolve()));
+      await missing.close();
     }
   });
 
