@@ -5,7 +5,7 @@ import type { Clock } from '../domain/clock';
 import type { PassPlan } from '../domain/pass';
 import { optionalDateTime, wireRow } from './edm';
 import { judgeLease, thisProcess, type ProcessIdentity } from './lease';
-import { isStatus } from './tables';
+import { isStatus, isTableBeingDeleted } from './tables';
 
 /**
  * SyncState rows, PartitionKey = tenant id:
@@ -171,7 +171,7 @@ export class CollectionStateStore {
         ? (await this.client.updateEntity(lease, 'Replace', { etag: current.etag })).etag
         : (await this.client.createEntity(lease)).etag;
     } catch (error) {
-      if (!isStatus(error, 409, 412)) throw error;
+      if (!isStatus(error, 409, 412) || isTableBeingDeleted(error)) throw error;
       if (waited) return this.tryAcquire(runId);
       const { row: winner } = await this.getRow(this.leaseKey);
       // Our own write, whose answer was lost: the SDK's retry of it conflicted with it. The lease is ours.

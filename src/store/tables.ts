@@ -38,6 +38,9 @@ export const TABLES_MARKER = { partitionKey: '_sync', rowKey: 'tables' } as cons
  * of the first Graph request. So once they are all created the SyncState table keeps a row naming them, and a start
  * that finds that row with the same names makes one read instead. A table deleted by hand afterwards makes a run
  * fail with TableNotFound; that run drops the row (forgetTables), and the next one creates the tables again.
+ *
+ * Table Storage keeps a deleted table's name for 40 seconds or more, answering 409 TableBeingDeleted meanwhile, to a
+ * create too: then this throws TableBeingDeletedError, before the run has taken its lease or written anything.
  */
 export function ensureTables(tables: SyncTables): Promise<void> {
   const all = allTables(tables);
@@ -58,9 +61,11 @@ async function createTables(tables: SyncTables, all: TableClient[]): Promise<voi
     throw error;
   });
   if (marker?.tables !== names) {
-    const created = await Promise.all(all.map(ensureTable));
-    // A table still being deleted (409 TableBeingDeleted) is not there yet: no row, so the next start tries again.
-    if (!created.every(Boolean)) return;
+    const created = await Promise.allSettled(all.map(ensureTable));
+    const deleting = all.filter((_, i) => created[i]!.status === 'rejected' && isTableBeingDeleted((created[i] as PromiseRejectedResult).reason));
+    if (deleting.length > 0) throw new TableBeingDeletedError(deleting.map((t) => t.tableName));
+    const failed = created.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (failed) throw failed.reason;
     await tables.state.upsertEntity({ ...TABLES_MARKER, tables: names }, 'Replace');
   }
   for (const t of all) ensured.add(t);
@@ -74,10 +79,50 @@ export async function forgetTables(tables: SyncTables): Promise<void> {
   });
 }
 
+/**
+ * A table of the sync was deleted (by hand, or by a reset) and is still being removed: Table Storage refuses its name
+ * for 40 seconds or more.
+ */
+export class TableBeingDeletedError extends Error {
+  override readonly name = 'TableBeingDeletedError';
+  constructor(
+    readonly tables: string[],
+    options?: { cause?: unknown },
+  ) {
+    const subject =
+      tables.length === 0 ? 'a table of the sync is' : tables.length === 1 ? `the table ${tables[0]} is` : `the tables ${tables.join(', ')} are`;
+    super(`${subject} being deleted (Table Storage takes 40 seconds or more): a run after that creates it again`, options);
+  }
+}
+
 /** A 404 TableNotFound, or an error caused by one (a lease lost because its table was deleted). */
 export function isTableNotFound(error: unknown): boolean {
-  if (error instanceof RestError) return error.statusCode === 404 && (error.code === 'TableNotFound' || /TableNotFound/.test(error.message));
+  if (error instanceof RestError) return error.statusCode === 404 && hasCode(error, 'TableNotFound');
   return error instanceof Error && error.cause !== undefined && isTableNotFound(error.cause);
+}
+
+/** A 409 TableBeingDeleted (what Table Storage answers for a table deleted less than a minute ago), or caused by one. */
+export function isTableBeingDeleted(error: unknown): boolean {
+  if (error instanceof TableBeingDeletedError) return true;
+  if (error instanceof RestError) return error.statusCode === 409 && hasCode(error, 'TableBeingDeleted');
+  return error instanceof Error && error.cause !== undefined && isTableBeingDeleted(error.cause);
+}
+
+/** The table is not there (any more): not found, or still being deleted. */
+export function isTableGone(error: unknown): boolean {
+  return isTableNotFound(error) || isTableBeingDeleted(error);
+}
+
+/** The table a single-table request named (`.../SyncState(PartitionKey=...)`, `.../RiskDetections()?$filter=...`), if any. */
+export function tableOfRequest(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const path = url.replace(/^[a-z]+:\/\/[^/]+/i, '').split('?')[0]!;
+  const name = /\/([A-Za-z][A-Za-z0-9]{2,62})(?:\(|$)/.exec(path)?.[1];
+  return name === 'Tables' ? undefined : name;
+}
+
+function hasCode(error: RestError, code: string): boolean {
+  return error.code === code || error.response?.headers.get('x-ms-error-code') === code || error.message.includes(code);
 }
 
 function allTables(tables: SyncTables): TableClient[] {
@@ -93,14 +138,12 @@ function tableNames(tables: SyncTables): string {
 
 const ensured = new WeakSet<TableClient>();
 const inFlight = new WeakMap<SyncTables, Promise<void>>();
-/** True when the table exists now: created, or there already (409 TableAlreadyExists). */
-async function ensureTable(client: TableClient): Promise<boolean> {
+/** Resolves when the table exists now: created, or there already (409 TableAlreadyExists). */
+async function ensureTable(client: TableClient): Promise<void> {
   try {
     await client.createTable();
-    return true;
   } catch (error) {
-    if (!(error instanceof RestError && error.statusCode === 409)) throw error;
-    return error.code === undefined || error.code === 'TableAlreadyExists' || /TableAlreadyExists/.test(error.message);
+    if (!(error instanceof RestError && error.statusCode === 409) || isTableBeingDeleted(error)) throw error;
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
 import type { CollectionDefinition } from '../domain/collection';
 import type { RunSummary } from '../domain/runs';
-import { ensureTables, forgetTables, isTableNotFound } from '../store/tables';
+import { ensureTables, forgetTables, isTableBeingDeleted, isTableGone, TableBeingDeletedError, tableOfRequest } from '../store/tables';
 import { readChildren } from './children';
 import { readPass } from './pass';
 import { Run, type EngineContext, type RunOptions } from './run';
@@ -26,9 +26,7 @@ export async function syncCollection(ctx: EngineContext, tenantId: string, name:
   try {
     return await runCollection(ctx, tenantId, name, options);
   } catch (error) {
-    // A table deleted by hand: the next start creates the tables again (see ensureTables).
-    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
-    throw error;
+    throw await afterTableGone(ctx, error);
   }
 }
 
@@ -39,10 +37,24 @@ async function runCollection(ctx: EngineContext, tenantId: string, name: string,
   try {
     await (collection.parent ? readChildren(run) : readPass(run));
   } catch (error) {
-    if (isTableNotFound(error)) await forgetTables(ctx.tables).catch(() => undefined);
-    await run.failed(error);
+    await run.failed(await afterTableGone(ctx, error));
+    if (isTableGone(error)) await run.forgetCopyIfTableGone();
   }
   return run.end();
+}
+
+/**
+ * A table deleted by hand (or by a reset): the next start creates the tables again (see ensureTables). A table still
+ * being deleted is said so by name.
+ */
+async function afterTableGone(ctx: EngineContext, error: unknown): Promise<unknown> {
+  if (!isTableGone(error)) return error;
+  await forgetTables(ctx.tables).catch(() => undefined);
+  if (!isTableBeingDeleted(error) || error instanceof TableBeingDeletedError) return error;
+  let cause: unknown = error;
+  while (cause instanceof Error && !(cause instanceof RestError)) cause = cause.cause;
+  const table = tableOfRequest(cause instanceof RestError ? cause.request?.url : undefined);
+  return new TableBeingDeletedError(table ? [table] : [], { cause: error });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { merge } from '../domain/aggregates';
+import { emptyAggregates, merge } from '../domain/aggregates';
 import type { Clock } from '../domain/clock';
 import type { CollectionDefinition } from '../domain/collection';
 import { fromDate } from '../domain/datetime';
@@ -13,7 +13,7 @@ import { EntityWriter, type EntityWriterOptions } from '../store/entityWriter';
 import { drift, hasRowsOfTenant, recount } from '../store/partitions';
 import { Quarantine } from '../store/quarantine';
 import { CollectionStateStore, type CollectionState } from '../store/syncState';
-import type { SyncTables } from '../store/tables';
+import { isTableGone, type SyncTables } from '../store/tables';
 import { mapPage, type MappedPage } from './pageMapping';
 import { RunRecorder } from './runRecorder';
 
@@ -251,6 +251,21 @@ export class Run {
       summary.errorCode = error instanceof GraphRequestError ? error.code : (error as Error).name;
     }
     if (this.writers.some((w) => w.uncertain)) state.recountNeeded = true;
+  }
+
+  /**
+   * After the run failed on a table that is gone: when that is the collection's own table, its rows went with it, and
+   * the watermark no longer says what is stored. The state forgets the copy (watermark, pass, counts), so the next run
+   * reads everything again, as a first sync does, instead of leaving out what came before the watermark.
+   */
+  async forgetCopyIfTableGone(): Promise<void> {
+    const gone = await hasRowsOfTenant(this.table, this.tenantId).then(() => false, isTableGone);
+    if (!gone) return;
+    const { state } = this;
+    Object.assign(state, { watermark: undefined, pass: undefined, aggregates: emptyAggregates(), recountNeeded: false, childrenSeen: undefined });
+    this.ctx.log.warn(
+      `${this.collection.name}: the table ${this.table.tableName} was deleted, and its rows with it: the next run reads everything again`,
+    );
   }
 
   /** The pass ended well: access confirmed, counts recounted where they may be off. */

@@ -23,6 +23,8 @@ export { AZURE_LIMITS, type AzureLimits } from './azureLimits';
  * With `azureLimits` (on by default in the reliability world) it refuses what Azure Table Storage refuses and Azurite
  * accepts, as Azure answers (./azureLimits.ts): an entity over 1 MiB as Table Storage counts it, a string property
  * over 64 KiB, more than 252 properties, a batch body over 4 MiB.
+ * With `tableDeletionMs`, a table that was deleted stays "being deleted" for that long, as in Azure (40 seconds or more):
+ * every request that names it, a create included, is answered 409 TableBeingDeleted; Azurite frees the name at once.
  * Hooks see each request (method, table, body) before it is forwarded and after Azurite answered, and may act then
  * (kill a process) and drop the request or the answer: that is how the crash tests kill a sync at a precise moment.
  */
@@ -109,6 +111,8 @@ export interface StorageProxy {
   releaseStalls(): void;
   /** Turns the Azure limits on or off, or changes them (tests lower them to make a record too large). */
   setAzureLimits(limits: Partial<AzureLimits> | boolean): void;
+  /** How long a deleted table stays "being deleted", counted from its deletion (0 frees every name at once, as Azurite does). */
+  setTableDeletionMs(ms: number): void;
   readonly stats: StorageProxyStats;
   close(): Promise<void>;
 }
@@ -140,9 +144,22 @@ export function classify(method: string, url: string, body: string): Pick<Proxie
   return { kind: method === 'GET' ? 'read' : 'write', tables: [table] };
 }
 
+/** The table that a request on the table list creates (`POST /Tables`, its name in the body) or deletes (`DELETE /Tables('X')`). */
+export function tableOperand(method: string, url: string, body: string): string | undefined {
+  const path = url.split('?')[0]!;
+  if (method === 'DELETE') return /\/Tables\('([^']+)'\)$/.exec(path)?.[1];
+  if (method !== 'POST' || !/\/Tables$/.test(path)) return undefined;
+  try {
+    const name = (JSON.parse(body) as { TableName?: unknown }).TableName;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startStorageProxy(
   target: { port: number; host?: string },
-  options: { seed?: number | string; record?: boolean; azureLimits?: Partial<AzureLimits> | boolean } = {},
+  options: { seed?: number | string; record?: boolean; azureLimits?: Partial<AzureLimits> | boolean; tableDeletionMs?: number } = {},
 ): Promise<StorageProxy> {
   const log: RequestLogEntry[] = [];
   const rng = new Prng(`${options.seed ?? 1}:storage-proxy`);
@@ -159,6 +176,9 @@ export async function startStorageProxy(
     limits = value === undefined || value === false ? undefined : { ...AZURE_LIMITS, ...(value === true ? {} : value) };
   };
   setAzureLimits(options.azureLimits);
+  let tableDeletionMs = options.tableDeletionMs ?? 0;
+  /** Deleted tables (lower case: Azure's table names are case-insensitive) and when they were deleted. */
+  const deletedAt = new Map<string, number>();
   /** Requests a stall holds now, and who waits for the next one. */
   const heldNow: ProxiedRequest[] = [];
   let heldWaiters: ((request: ProxiedRequest) => void)[] = [];
@@ -274,6 +294,13 @@ export async function startStorageProxy(
     const hook = takeHook(request);
     if (hook?.before && (await hook.before(request)) === 'drop') return drop(res);
 
+    const operand = request.kind === 'table' ? tableOperand(request.method, request.url, text) : undefined;
+    const named = operand ? [operand] : request.tables;
+    if (named.some((t) => performance.now() < (deletedAt.get(t.toLowerCase()) ?? -Infinity) + tableDeletionMs)) {
+      stats.refused.TableBeingDeleted = (stats.refused.TableBeingDeleted ?? 0) + 1;
+      return sendError(res, 409, 'TableBeingDeleted', 'The specified table is being deleted. Try operation later.');
+    }
+
     const refusal = limits && checkAzureLimits(request, raw.length, limits);
     if (refusal) {
       stats.refused[refusal.code] = (stats.refused[refusal.code] ?? 0) + 1;
@@ -311,6 +338,7 @@ export async function startStorageProxy(
         kind: request.kind,
         tables: request.tables,
       });
+    if (operand && request.method === 'DELETE' && answer.status === 204) deletedAt.set(operand.toLowerCase(), performance.now());
     if (hook?.after && (await hook.after(request, answer.status)) === 'drop') return drop(res);
     if (fault?.kind === 'lostResponse' || down()) return drop(res);
     const headers = { ...answer.headers };
@@ -387,6 +415,9 @@ export async function startStorageProxy(
       faults = faults.filter((f) => f.spec.kind !== 'stall');
     },
     setAzureLimits,
+    setTableDeletionMs(ms) {
+      tableDeletionMs = ms;
+    },
     restart(ms) {
       downUntil = Math.max(downUntil, performance.now() + ms);
       for (const socket of sockets) socket.destroy();
