@@ -69,13 +69,22 @@ export function leaseAgeMs(rowTimestamp: unknown, serverDate: string | undefined
 
 export type LeaseVerdict = { free: true; why: 'absent' | 'ours' | 'released' | 'expired' | 'dead-process' } | { free: false };
 
+/**
+ * Whether this process wrote the lease row for `runId`: a write of ours whose answer was lost (the SDK's retry, or the
+ * run trying its start again). The run id alone is not enough: a run request delivered twice (the queue's redelivery)
+ * runs with the same id, in another process, beside the first.
+ */
+export function writtenBy(row: Readonly<Record<string, unknown>> | undefined, runId: string, process: ProcessIdentity): boolean {
+  return row?.runId === runId && row.host === process.host && Number(row.pid) === process.pid && String(row.pidStart ?? '') === process.pidStart;
+}
+
 /** Whether a lease row lets `runId` take the lease now. */
 export function judgeLease(
   row: { runId?: unknown; host?: unknown; pid?: unknown; pidStart?: unknown; releasedAt?: unknown; timestamp?: unknown } | undefined,
   options: { runId: string; leaseMs: number; serverDate?: string | null; now: number; process: ProcessIdentity },
 ): LeaseVerdict {
   if (!row) return { free: true, why: 'absent' };
-  if (row.runId === options.runId) return { free: true, why: 'ours' };
+  if (writtenBy(row, options.runId, options.process)) return { free: true, why: 'ours' };
   if (typeof row.releasedAt === 'string' && row.releasedAt !== '') return { free: true, why: 'released' };
   // One second of slack for the Date header's resolution.
   if (leaseAgeMs(row.timestamp, options.serverDate, options.now) > options.leaseMs + 1000) return { free: true, why: 'expired' };

@@ -4,7 +4,7 @@ import { emptyAggregates, type Aggregates } from '../domain/aggregates';
 import type { Clock } from '../domain/clock';
 import type { PassPlan } from '../domain/pass';
 import { optionalDateTime, wireRow } from './edm';
-import { judgeLease, thisProcess, type ProcessIdentity } from './lease';
+import { judgeLease, thisProcess, writtenBy, type ProcessIdentity } from './lease';
 import { isStatus, isTableBeingDeleted } from './tables';
 
 /**
@@ -72,7 +72,7 @@ export interface CollectionState {
 
 export type LeaseResult =
   | { acquired: true; state: CollectionState; stateExisted: boolean; takenFrom?: 'expired' | 'dead-process' }
-  | { acquired: false; holder: string; expiresAt: string };
+  | { acquired: false; holder: string; expiresAt: string; holderRunId?: string };
 
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
@@ -152,7 +152,12 @@ export class CollectionStateStore {
     });
     if (!verdict.free) {
       if (waited) return this.tryAcquire(runId);
-      return { acquired: false, holder: `${current!.runId} (${current!.host}, pid ${current!.pid})`, expiresAt: String(current!.expiresAt ?? '') };
+      return {
+        acquired: false,
+        holder: `${current!.runId} (${current!.host}, pid ${current!.pid})`,
+        expiresAt: String(current!.expiresAt ?? ''),
+        holderRunId: String(current!.runId),
+      };
     }
     const lease = {
       partitionKey: this.tenantId,
@@ -175,8 +180,13 @@ export class CollectionStateStore {
       if (waited) return this.tryAcquire(runId);
       const { row: winner } = await this.getRow(this.leaseKey);
       // Our own write, whose answer was lost: the SDK's retry of it conflicted with it. The lease is ours.
-      if (winner?.runId !== runId || typeof winner.etag !== 'string') {
-        return { acquired: false, holder: String(winner?.runId ?? 'another run'), expiresAt: String(winner?.expiresAt ?? '') };
+      if (!writtenBy(winner, runId, this.process) || typeof winner?.etag !== 'string') {
+        return {
+          acquired: false,
+          holder: String(winner?.runId ?? 'another run'),
+          expiresAt: String(winner?.expiresAt ?? ''),
+          ...(winner?.runId !== undefined && { holderRunId: String(winner.runId) }),
+        };
       }
       this.leaseEtag = winner.etag;
     }

@@ -104,6 +104,18 @@ export class Run {
     }
     const store = new CollectionStateStore(ctx.tables.state, tenantId, collection.name, { leaseMs: settings.leaseSeconds * 1000, clock });
     const lease = await store.tryAcquire(runId, { before: options.holdWritesUntil });
+    if (!lease.acquired && lease.holderRunId === runId) {
+      // Its request was delivered twice (the queue's redelivery), and the first delivery runs it in another process. A
+      // row of its own would hide that run's row: GET /api/runs/{id} shows the newest row of the id.
+      const summary = newSummary(runId, tenantId, collection.name, options, clock);
+      Object.assign(summary, {
+        outcome: 'skipped',
+        error: `run ${runId} is running in another process (${lease.holder})`,
+        finishedAt: summary.startedAt,
+      });
+      log.warn(`${collection.name}: ${summary.error}: its request was delivered twice; not run again`);
+      return summary;
+    }
     if (!lease.acquired) return skipped(`another run holds the lease of ${collection.name} (${lease.holder}) until ${lease.expiresAt}`);
     if (lease.takenFrom === 'dead-process')
       log.warn(`${collection.name}: the run holding the lease is gone (its process no longer exists): taking over`);

@@ -8,7 +8,7 @@ import { buildFunctions } from '../../src/app/functions';
 import { fixedServices } from '../../src/app/services';
 import { systemClock } from '../../src/domain/clock';
 import { CollectionStateStore } from '../../src/store/syncState';
-import { latestRuns } from '../../src/store/syncRuns';
+import { findRun, latestRuns } from '../../src/store/syncRuns';
 import { generateRiskDetections } from '../../tools/emulator';
 import { startStorageProxy } from '../../tools/storage-proxy/storageProxy';
 import { startLocalHost } from '../../tools/host/localHost';
@@ -159,6 +159,31 @@ describe('a run that holds its writes until the credential has been checked', ()
     pass();
     expect(await run).toMatchObject({ outcome: 'succeeded' });
   });
+
+  it('held by a run of the same id in another process (a run request delivered twice) is not taken for ours', async () => {
+    const store = (host: string) =>
+      new CollectionStateStore(h.table('SyncState'), h.emulator.tenantId, 'riskDetections', {
+        leaseMs: 60_000,
+        clock: systemClock,
+        process: { host, pid: 4242, pidStart: '1', isAlive: () => true },
+      });
+    const firstDelivery = store('instance-a');
+    const first = await firstDelivery.tryAcquire('a-redelivered-run');
+    if (!first.acquired) throw new Error('the first delivery could not take the lease');
+    try {
+      expect(await store('instance-b').tryAcquire('a-redelivered-run')).toMatchObject({
+        acquired: false,
+        holder: expect.stringMatching(/^a-redelivered-run \(instance-a/),
+      });
+      // The second delivery as the queue function runs it: skipped, and no SyncRuns row of the id to hide the first's.
+      const second = await h.service().run('riskDetections', { trigger: 'api', runId: 'a-redelivered-run' }, quietLogger);
+      expect(second).toMatchObject({ outcome: 'skipped', error: expect.stringMatching(/is running in another process/) });
+      expect(await findRun(h.table('SyncRuns'), h.emulator.tenantId, ['riskDetections'], 'a-redelivered-run')).toBeUndefined();
+    } finally {
+      await firstDelivery.release(first.state);
+    }
+  });
+
   it('runs from the state as it is once it may write: another run that took the lease and saved meanwhile is seen', async () => {
     let pass!: () => void;
     const checked = new Promise<void>((resolve) => (pass = resolve));

@@ -45,8 +45,22 @@ describe('the lease', () => {
   it('released, or our own, or absent: free', () => {
     const options = { runId: 'me', leaseMs: LEASE, now: T, serverDate: server(T + 1000), process: host({ 4242: '777' }) };
     expect(judgeLease(row({ releasedAt: new Date(T).toISOString() }), options)).toEqual({ free: true, why: 'released' });
-    expect(judgeLease(row({ runId: 'me' }), options)).toEqual({ free: true, why: 'ours' });
+    // Written by this process (host vm-a, pid 1 started at 1) for this run: a write whose answer was lost.
+    expect(judgeLease(row({ runId: 'me', pid: 1, pidStart: '1' }), options)).toEqual({ free: true, why: 'ours' });
     expect(judgeLease(undefined, options)).toEqual({ free: true, why: 'absent' });
+  });
+
+  it("with our run id but another process's is not ours: a run request delivered twice runs beside the first", () => {
+    const options = { runId: 'me', leaseMs: LEASE, now: T, serverDate: server(T + 1000), process: host({ 4242: '777' }) };
+    expect(judgeLease(row({ runId: 'me' }), options)).toEqual({ free: false });
+    expect(judgeLease(row({ runId: 'me', host: 'vm-b', pid: 1, pidStart: '1' }), options)).toEqual({ free: false });
+    // The same pid of this host, started at another time: another process, and it is gone.
+    expect(judgeLease(row({ runId: 'me', pid: 1, pidStart: '2' }), { ...options, process: host({ 4242: '777' }) })).toEqual({
+      free: true,
+      why: 'dead-process',
+    });
+    // Expired all the same.
+    expect(judgeLease(row({ runId: 'me' }), { ...options, serverDate: server(T + LEASE + 5_000) })).toEqual({ free: true, why: 'expired' });
   });
 
   it('this process knows its own start (Linux): a lease it holds is alive', () => {
